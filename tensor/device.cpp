@@ -1,0 +1,50 @@
+// tensor/device.cpp -- device parsing and the questions "is there a GPU?" that work in every build.
+#include "tensor/device.h"
+
+#include "tensor/dispatch.h"
+
+#if ATTO_HAS_CUDA
+#include "cuda/runtime.h"
+#endif
+
+namespace atto {
+
+Device Device::parse(const std::string& s) {
+  if (s == "cpu") return kCPU;
+  if (s == "cuda") return kCUDA;
+  if (s.rfind("cuda:", 0) == 0) {
+    try {
+      size_t used = 0;
+      int index = std::stoi(s.substr(5), &used);
+      if (used == s.size() - 5 && index >= 0) return Device{DeviceKind::CUDA, index};
+    } catch (const std::exception&) {
+    }
+  }
+  throw Error(fmt::format("[device] cannot parse device '{}': expected cpu, cuda or cuda:N", s));
+}
+
+#if ATTO_HAS_CUDA
+bool built_with_cuda() { return true; }
+bool cuda_is_available() { return cuda::device_count() > 0; }
+int cuda_device_count() { return cuda::device_count(); }
+std::string cuda_device_name(int index) { return cuda::device_name(index); }
+#else
+bool built_with_cuda() { return false; }
+bool cuda_is_available() { return false; }
+int cuda_device_count() { return 0; }
+std::string cuda_device_name(int) {
+  throw Error("[cuda_device_name] this build has no CUDA backend (reconfigure with -DATTO_CUDA=ON)");
+}
+#endif
+
+namespace detail {
+void throw_no_cuda(const char* what) {
+#if ATTO_HAS_CUDA
+  throw Error(fmt::format("[{}] has no CUDA kernel yet; move the tensor to the cpu", what));
+#else
+  throw Error(fmt::format("[{}] this build has no CUDA backend (reconfigure with -DATTO_CUDA=ON)", what));
+#endif
+}
+}  // namespace detail
+
+}  // namespace atto

@@ -1,0 +1,29 @@
+// tensor/storage.cpp -- allocation per device. CUDA memory comes from the CUDA backend's allocator;
+// in a build without it, asking for CUDA memory is one clear error.
+#include "tensor/storage.h"
+
+#include <cstdlib>
+
+#include "tensor/dispatch.h"
+
+namespace atto {
+
+Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+  if (device.is_cpu()) {
+    size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;   // aligned_alloc wants a multiple
+    data_ = std::aligned_alloc(64, rounded);
+    ATTO_CHECK(data_ != nullptr, "[storage] out of memory allocating {} bytes on the cpu", nbytes);
+  } else {
+    data_ = ATTO_CUDA_ONLY(device_alloc, nbytes, device.index);
+  }
+}
+
+Storage::~Storage() {
+  if (device_.is_cpu()) {
+    std::free(data_);
+  } else {
+    try { ATTO_CUDA_ONLY(device_free, data_, device_.index); } catch (...) {}   // destructors must not throw
+  }
+}
+
+}  // namespace atto

@@ -1,0 +1,29 @@
+// tensor/storage.h -- a reference-counted block of bytes on one device. Tensors (handles) point at a
+// Storage through a shared_ptr; views share it. CPU memory is 64-byte aligned (one cache line, and
+// wide enough for AVX-512 loads).
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "tensor/device.h"
+
+namespace atto {
+
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+};
+
+}  // namespace atto
