@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -51,4 +52,34 @@ template <class B> bool allclose_why(std::string& why, const Tensor& a, const B&
     std::string why_;                                              \
     bool ok_ = ::atto::testing::allclose_why(why_, __VA_ARGS__);   \
     CHECK_MESSAGE(ok_, why_);                                      \
+  } while (0)
+
+namespace atto::testing {
+
+// Test inputs from std::mt19937 (independent of the library's own Generator): uniform in [lo, hi),
+// optionally kept at least `gap` away from each value in `avoid` (kinks of relu/abs/clamp).
+inline Tensor uniform(const Shape& shape, double lo, double hi, uint64_t seed, DType dtype = kFloat64,
+                      std::vector<double> avoid = {}, double gap = 0.05) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<double> v(size_t(shape.numel()));
+  for (auto& x : v) {
+    for (;;) {
+      x = u(rng);
+      bool near = false;
+      for (double a : avoid) near = near || std::abs(x - a) < gap;
+      if (!near) break;
+    }
+  }
+  return from_vector<double>(v, shape).to(dtype);
+}
+
+}  // namespace atto::testing
+
+// CHECK_GRADCHECK(fn, inputs[, options]) -- fails with gradcheck's report.
+#define CHECK_GRADCHECK(...)                                 \
+  do {                                                       \
+    auto rep_ = ::atto::gradcheck(__VA_ARGS__);              \
+    CHECK_MESSAGE(rep_.ok, rep_.str());                      \
+    CHECK(rep_.checked > 0);                                 \
   } while (0)

@@ -1,0 +1,3 @@
+// autograd/graph_print.h -- (placeholder, filled in by its op family)
+#pragma once
+#include "tensor/tensor.h"

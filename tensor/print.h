@@ -1,0 +1,3 @@
+// tensor/print.h -- (placeholder, filled in by its op family)
+#pragma once
+#include "tensor/tensor.h"
