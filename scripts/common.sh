@@ -1,0 +1,29 @@
+# scripts/common.sh -- shared by train.sh, test.sh and .ci/run: installs the Debian packages the
+# build needs (only those missing), then configures and builds one build directory.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Packages: compiler, CMake + Ninja, OpenBLAS (its OpenMP build: one thread pool), fmt, doctest,
+# CLI11 (the examples' command lines).
+ATTO_PACKAGES=(g++ cmake ninja-build libopenblas-openmp-dev libfmt-dev doctest-dev libcli11-dev)
+
+ensure_packages() {
+  local missing=()
+  for p in "${ATTO_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# configure_and_build BUILD_DIR [cmake options...]
+configure_and_build() {
+  local dir="$1"; shift
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  cmake --build "$dir" -j "$(nproc)"
+}

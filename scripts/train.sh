@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's first command: trains the flagship example end to end on a fresh machine
+# (installs missing Debian packages, configures, builds in Release, trains). Extra arguments go to
+# the example, e.g.  bash scripts/train.sh --epochs 5
+source "$(dirname "$0")/common.sh"
+ensure_packages
+configure_and_build "$ROOT/build"
+exec "$ROOT/build/examples/mlp_digits" "$@"
