@@ -14,8 +14,6 @@
 
 namespace atto {
 
-thread_local bool GradMode::enabled_ = true;
-
 Tensor add(const Tensor& a, const Tensor& b);   // autograd/functions/elementwise.cpp
 
 namespace {

@@ -58,9 +58,7 @@ inline bool any_requires_grad(const std::vector<Tensor>& ts) {
 }
 template <class T> bool any_requires_grad(const T&) { return false; }
 
-// Gives `out` its own TensorImpl if forward returned one of its inputs unchanged, so that setting
-// out's grad_fn never touches the input.
-Tensor fresh_output(const Tensor& out, const std::vector<const Tensor*>& inputs);
+// Gives `out` a fresh handle carrying the node (NOTE [ Outputs get a fresh handle ]).
 void attach_output(Tensor& out, std::shared_ptr<Node> node, const std::vector<const Tensor*>& inputs);
 }  // namespace detail
 

@@ -8,13 +8,14 @@
 
 namespace atto {
 
+namespace detail {
+inline thread_local bool grad_mode_enabled = true;   // constant-initialised: no TLS wrapper call
+}
+
 class GradMode {
  public:
-  static bool is_enabled() { return enabled_; }
-  static void set_enabled(bool on) { enabled_ = on; }
-
- private:
-  static thread_local bool enabled_;
+  static bool is_enabled() { return detail::grad_mode_enabled; }
+  static void set_enabled(bool on) { detail::grad_mode_enabled = on; }
 };
 
 class NoGradGuard {

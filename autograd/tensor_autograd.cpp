@@ -103,14 +103,13 @@ void Tensor::retain_grad() const {
 
 namespace detail {
 
-Tensor fresh_output(const Tensor& out, const std::vector<const Tensor*>& inputs) {
-  for (const Tensor* in : inputs)
-    if (in->is_same(out)) return make_view(out, out.shape(), out.strides(), out.storage_offset());
-  return out;
-}
-
+// NOTE [ Outputs get a fresh handle ]
+// The recorded output is always a new TensorImpl over the forward result's storage. Forward may have
+// returned one of its inputs unchanged (setting grad_fn on it would rewrite the input), and it may
+// have kept its result in Saved (exp saves y): if the returned handle were that same impl, the impl
+// would own its grad_fn, which owns Saved, which owns the impl -- a cycle that is never freed.
 void attach_output(Tensor& out, std::shared_ptr<Node> node, const std::vector<const Tensor*>& inputs) {
-  out = fresh_output(out, inputs);
+  out = make_view(out, out.shape(), out.strides(), out.storage_offset());
   node->next_edges.reserve(inputs.size());
   for (const Tensor* in : inputs) node->next_edges.push_back(in->defined() ? gradient_edge(*in) : Edge{});
   node->output_shape = out.shape();

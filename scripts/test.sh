@@ -10,7 +10,7 @@ case "$profile" in
   default)  dir="$ROOT/build";          opts=() ;;
   embedded) dir="$ROOT/build-embedded"; opts=(-DATTO_BLAS=none -DATTO_OPENMP=OFF -DATTO_CUDA=OFF -DATTO_BUILD_BENCHMARKS=OFF) ;;
   sanitize) dir="$ROOT/build-sanitize"; opts=(-DATTO_SANITIZE=address,undefined -DATTO_CUDA=OFF -DATTO_BUILD_BENCHMARKS=OFF
-                                             -DATTO_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+                                             -DATTO_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g") ;;
   *) echo "unknown profile '$profile' (default, embedded, sanitize)" >&2; exit 2 ;;
 esac
 echo "== test profile: $profile ($dir)"
