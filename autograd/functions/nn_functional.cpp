@@ -66,7 +66,7 @@ template <bool Log> struct Softmax {
 
 struct LayerNorm {
   static constexpr const char* name = "LayerNormBackward";
-  struct Saved : SavedBase { Tensor x, weight, mean, rstd; int64_t rows = 0, C = 0; };
+  struct Saved : SavedBase { Tensor x, weight, mean, rstd; Shape normalized_shape; int64_t rows = 0, C = 0; };
   static Tensor forward(Saved& s, const Tensor& x_in, const Tensor& weight, const Tensor& bias,
                         const Shape& normalized_shape, double eps) {
     const int k = normalized_shape.size(), nd = x_in.ndim();
@@ -84,6 +84,7 @@ struct LayerNorm {
                  x_in.dtype());
       check_same_device(x_in, *p, "layer_norm");
     }
+    s.normalized_shape = normalized_shape;
     s.C = normalized_shape.numel();
     s.rows = s.C == 0 ? 0 : x_in.numel() / s.C;
     s.x = x_in.contiguous();
@@ -107,8 +108,7 @@ struct LayerNorm {
     std::array<Tensor, 3> g;
     if (s.needs_input_grad(0)) g[0] = empty_like(s.x);
     if (s.weight.defined() && s.needs_input_grad(1)) g[1] = empty_like(s.weight);
-    if (s.needs_input_grad(2)) g[2] = empty(s.weight.defined() ? s.weight.shape() : Shape{s.C},
-                                            {.dtype = s.x.dtype(), .device = s.x.device()});
+    if (s.needs_input_grad(2)) g[2] = empty(s.normalized_shape, {.dtype = s.x.dtype(), .device = s.x.device()});
     visit_floating(s.x.dtype(), "layer_norm", [&](auto tag) {
       using T = decltype(tag);
       auto ptr = [](const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; };

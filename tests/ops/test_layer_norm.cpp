@@ -65,6 +65,7 @@ TEST_CASE("layer_norm passes gradcheck with and without weight and bias") {
   CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return layer_norm(in[0], {5}); }, {x});
   CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return layer_norm(in[0], {5}, in[1]); }, {x, w});
   CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return layer_norm(in[0], {5}, {}, in[1]); }, {x, b});
+  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return layer_norm(in[0], {3, 5}, {}, in[1]); }, {x, b2});
   // non-contiguous input: a transposed view normalised over its last dim
   CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return layer_norm(in[0].transpose(0, 2), {2}, in[1], in[2]); },
                   {x, testing::uniform({2}, 0.5, 1.5, 46), testing::uniform({2}, -1.0, 1.0, 47)});
