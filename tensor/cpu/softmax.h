@@ -1,0 +1,82 @@
+// tensor/cpu/softmax.h -- softmax and log_softmax on the CPU, forward and backward (internal).
+// Twin: cuda/softmax.cu.
+//
+// The input is a contiguous block seen as (outer, n, inner) with the softmax taken over n: element
+// (o, j, i) lives at (o * n + j) * inner + i. Each of the outer * inner "lines" (inner = 1 for the
+// last dim: a contiguous row) is handled start to end by one thread, so results do not depend on
+// the thread count.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "tensor/cpu/parallel_for.h"
+#include "tensor/cpu/reduce.h"   // acc_t
+
+namespace atto::cpu {
+
+template <class F> void for_each_line(int64_t outer, int64_t n, int64_t inner, const F& fn) {
+  parallel_for(0, outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t l = b; l < e; ++l) fn((l / inner) * n * inner + l % inner);
+               });
+}
+
+// softmax:      y_j = exp(x_j - m) / sum_k exp(x_k - m)
+// log_softmax:  y_j = x_j - m - log(sum_k exp(x_k - m))
+// with m = max_k x_k, so no exp overflows (the result is the same for any shift m).
+template <class T, bool Log> void softmax_forward_impl(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
+  using A = acc_t<T>;
+  for_each_line(outer, n, inner, [&](int64_t base) {
+    const T* xl = x + base;
+    T* yl = y + base;
+    T m = xl[0];
+    for (int64_t j = 1; j < n; ++j) {
+      T v = xl[j * inner];
+      if (v > m || v != v) m = v;
+    }
+    A sum = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      T e = std::exp(xl[j * inner] - m);
+      if constexpr (!Log) yl[j * inner] = e;
+      sum += A(e);
+    }
+    if constexpr (Log) {
+      const T lse = T(std::log(sum));   // (x - m) - lse, not x - (m + lse): keeps float precision for large m
+      for (int64_t j = 0; j < n; ++j) yl[j * inner] = (xl[j * inner] - m) - lse;
+    } else {
+      const T inv = T(A(1) / sum);
+      for (int64_t j = 0; j < n; ++j) yl[j * inner] *= inv;
+    }
+  });
+}
+
+// softmax:      dx_j = sum_k dy_k dy_k/dx_j = sum_k dy_k y_k (delta_jk - y_j) = y_j (dy_j - sum_k dy_k y_k)
+// log_softmax:  dx_j = sum_k dy_k (delta_jk - softmax_j) = dy_j - exp(y_j) sum_k dy_k
+template <class T, bool Log>
+void softmax_backward_impl(const T* y, const T* dy, T* dx, int64_t outer, int64_t n, int64_t inner) {
+  using A = acc_t<T>;
+  for_each_line(outer, n, inner, [&](int64_t base) {
+    const T *yl = y + base, *dyl = dy + base;
+    T* dxl = dx + base;
+    A dot = 0;
+    for (int64_t j = 0; j < n; ++j) dot += Log ? A(dyl[j * inner]) : A(dyl[j * inner]) * A(yl[j * inner]);
+    const T s = T(dot);
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t k = j * inner;
+      dxl[k] = Log ? dyl[k] - std::exp(yl[k]) * s : yl[k] * (dyl[k] - s);
+    }
+  });
+}
+
+// log selects log_softmax.
+template <class T> void softmax_forward(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool log) {
+  if (log) softmax_forward_impl<T, true>(x, y, outer, n, inner);
+  else softmax_forward_impl<T, false>(x, y, outer, n, inner);
+}
+template <class T>
+void softmax_backward(const T* y, const T* dy, T* dx, int64_t outer, int64_t n, int64_t inner, bool log) {
+  if (log) softmax_backward_impl<T, true>(y, dy, dx, outer, n, inner);
+  else softmax_backward_impl<T, false>(y, dy, dx, outer, n, inner);
+}
+
+}  // namespace atto::cpu

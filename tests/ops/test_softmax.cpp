@@ -1,0 +1,123 @@
+// tests/ops/test_softmax.cpp -- softmax and log_softmax: values against PyTorch
+// (tools/gen_ref_softmax.py) on every dim, stability, masked (-inf) entries, gradcheck,
+// non-contiguous input, thread-count independence, errors.
+#include <cmath>
+
+#include "reference/softmax.h"
+#include "test_util.h"
+
+using namespace atto;
+namespace S = ref::softmax;
+
+namespace {
+
+// Shape and values against a reference; infinite reference values (log_softmax at -inf) must match exactly.
+void check_ref(const Tensor& y, const RefTensor& r, double rtol, double atol) {
+  CHECK_MESSAGE(y.shape() == Shape(r.shape), fmt::format("shape {} vs reference {}", y.shape(), Shape(r.shape)));
+  std::vector<double> got = y.to_vector<double>(), want = r.values;
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    if (std::isinf(want[i])) {
+      CHECK_MESSAGE(got[i] == want[i], fmt::format("element {}: got {} expected {}", i, got[i], want[i]));
+      got[i] = want[i] = 0;
+    }
+  CHECK_ALLCLOSE(from_vector<double>(got), want, rtol, atol);
+}
+
+struct DimCase {
+  int64_t dim;
+  const RefTensor &sm64, &sm32, &lsm64, &lsm32;
+};
+
+}  // namespace
+
+TEST_CASE("softmax and log_softmax match PyTorch on every dim in float64 and float32") {
+  const std::vector<DimCase> cases = {
+      {0, S::softmax_d0_f64, S::softmax_d0_f32, S::log_softmax_d0_f64, S::log_softmax_d0_f32},
+      {1, S::softmax_d1_f64, S::softmax_d1_f32, S::log_softmax_d1_f64, S::log_softmax_d1_f32},
+      {2, S::softmax_d2_f64, S::softmax_d2_f32, S::log_softmax_d2_f64, S::log_softmax_d2_f32},
+      {-1, S::softmax_dm1_f64, S::softmax_dm1_f32, S::log_softmax_dm1_f64, S::log_softmax_dm1_f32},
+  };
+  Tensor x64 = S::x.tensor(kFloat64), x32 = S::x.tensor(kFloat32);
+  for (const DimCase& c : cases) {
+    CAPTURE(c.dim);
+    check_ref(softmax(x64, c.dim), c.sm64, 1e-12, 1e-14);
+    check_ref(log_softmax(x64, c.dim), c.lsm64, 1e-12, 1e-14);
+    check_ref(x32.softmax(c.dim), c.sm32, 1e-5, 1e-7);
+    check_ref(x32.log_softmax(c.dim), c.lsm32, 1e-5, 1e-6);
+    CHECK(softmax(x32, c.dim).dtype() == kFloat32);
+  }
+}
+
+TEST_CASE("softmax of a non-contiguous view matches PyTorch") {
+  Tensor xp = S::x.tensor().permute({2, 0, 1});
+  REQUIRE_FALSE(xp.is_contiguous());
+  check_ref(softmax(xp, 0), S::softmax_nc_d0, 1e-12, 1e-14);
+  check_ref(softmax(xp, -1), S::softmax_nc_dm1, 1e-12, 1e-14);
+  check_ref(log_softmax(xp, 0), S::log_softmax_nc_d0, 1e-12, 1e-14);
+  check_ref(log_softmax(xp, -1), S::log_softmax_nc_dm1, 1e-12, 1e-14);
+}
+
+TEST_CASE("softmax is stable for large inputs and gives 0 at -inf entries") {
+  for (DType dt : {kFloat64, kFloat32}) {
+    CAPTURE(dt);
+    check_ref(softmax(S::big.tensor(dt), 1), S::softmax_big, 1e-6, 1e-7);
+    check_ref(log_softmax(S::big.tensor(dt), 1), S::log_softmax_big, 1e-6, 1e-6);
+    check_ref(softmax(S::masked.tensor(dt), 1), S::softmax_masked, 1e-6, 1e-7);
+    check_ref(log_softmax(S::masked.tensor(dt), 1), S::log_softmax_masked, 1e-6, 1e-6);
+  }
+}
+
+TEST_CASE("softmax and log_softmax pass gradcheck on every dim") {
+  Tensor x = testing::uniform({3, 4, 5}, -3.0, 3.0, 31);
+  for (int64_t dim : {0, 1, 2, -1, -2}) {
+    CAPTURE(dim);
+    CHECK_GRADCHECK([&](const std::vector<Tensor>& in) { return softmax(in[0], dim); }, {x});
+    CHECK_GRADCHECK([&](const std::vector<Tensor>& in) { return log_softmax(in[0], dim); }, {x});
+  }
+  // A non-contiguous input.
+  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return softmax(in[0].transpose(0, 2), 1); }, {x});
+  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return log_softmax(in[0].slice(2, 0, 5, 2), -1); }, {x});
+  // A 1-d input.
+  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return log_softmax(in[0], 0); },
+                  {testing::uniform({7}, -3.0, 3.0, 32)});
+}
+
+TEST_CASE("softmax of a 0-d tensor is 1") {
+  CHECK(softmax(scalar_tensor(3.0), 0).item<double>() == 1.0);
+  CHECK(log_softmax(scalar_tensor(3.0), -1).item<double>() == 0.0);
+}
+
+TEST_CASE("softmax is bitwise identical for 1 and 2 threads") {
+  const int saved = get_num_threads();
+  Tensor x = testing::uniform({512, 1000}, -5.0, 5.0, 33, kFloat32);
+  Tensor dy = testing::uniform({512, 1000}, -1.0, 1.0, 34, kFloat32);
+  auto run = [&] {
+    std::vector<Tensor> out;
+    for (int64_t dim : {1, 0}) {
+      Tensor a = x.detach().requires_grad_(), b = x.detach().requires_grad_();
+      Tensor ys = softmax(a, dim), yl = log_softmax(b, dim);
+      ys.backward(dy);
+      yl.backward(dy);
+      out.insert(out.end(), {ys, yl, a.grad(), b.grad()});
+    }
+    return out;
+  };
+  set_num_threads(1);
+  auto one = run();
+  set_num_threads(2);
+  auto two = run();
+  set_num_threads(saved);
+  for (size_t i = 0; i < one.size(); ++i) {
+    CAPTURE(i);
+    CHECK(one[i].to_vector<float>() == two[i].to_vector<float>());
+  }
+}
+
+TEST_CASE("softmax rejects bad input with messages naming the op") {
+  Tensor x = zeros({2, 3});
+  CHECK_THROWS_WITH_AS(softmax(x, 2), doctest::Contains("[softmax] dim 2 is out of range"), atto::Error);
+  CHECK_THROWS_WITH_AS(log_softmax(x, -3), doctest::Contains("[log_softmax] dim -3 is out of range"), atto::Error);
+  CHECK_THROWS_WITH_AS(softmax(zeros({3}, {.dtype = kInt64}), 0),
+                       doctest::Contains("[softmax] expects a floating tensor"), atto::Error);
+}
