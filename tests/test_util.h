@@ -21,7 +21,8 @@ inline bool allclose(const Tensor& a, const std::vector<double>& b, double rtol 
     return false;
   }
   for (size_t i = 0; i < av.size(); ++i) {
-    bool ok = std::isnan(b[i]) ? std::isnan(av[i]) : std::abs(av[i] - b[i]) <= atol + rtol * std::abs(b[i]);
+    bool ok = std::isnan(b[i]) ? std::isnan(av[i])
+                              : (av[i] == b[i] || std::abs(av[i] - b[i]) <= atol + rtol * std::abs(b[i]));
     if (!ok) {
       if (why) *why = fmt::format("element {}: got {} expected {}", i, av[i], b[i]);
       return false;
