@@ -60,6 +60,11 @@ ref.add("ce_huge_none", F.cross_entropy(huge, torch.tensor([1, 0]), reduction="n
 _, g = grad_of(lambda x: F.cross_entropy(x, torch.tensor([1, 0]), reduction="sum"), huge)
 ref.add("ce_huge_sum_grad", g)
 
+# every target ignored: the mean is 0 / 0 = nan, and the gradient is zero
+_, g = grad_of(lambda x: F.cross_entropy(x, torch.tensor([-100, -100, -100, -100])), logits)
+ref.add("ce_all_ignored_mean", F.cross_entropy(logits, torch.tensor([-100, -100, -100, -100])))
+ref.add("ce_all_ignored_mean_grad", g)
+
 # ---- mse_loss ------------------------------------------------------------------------------------
 a = torch.randn(3, 4, dtype=torch.float64)
 b = torch.randn(3, 4, dtype=torch.float64)

@@ -19,8 +19,11 @@ void check_index_tensor(const Tensor& x, const Tensor& index, const char* op) {
 }
 
 // Throws unless every index lies in [0, n). `what` says what n counts, for the message.
+// Host-side contiguous indices, for checks that must throw before any kernel runs.
+Tensor host_indices(const Tensor& index) { return index.to(kCPU).contiguous(); }
+
 void check_index_range(const Tensor& index, int64_t n, const char* op, const std::string& what) {
-  Tensor c = index.contiguous();
+  Tensor c = host_indices(index);
   auto [lo, hi] = cpu::index_min_max(c.data_ptr<int64_t>(), c.numel());
   if (c.numel() == 0) return;
   int64_t bad = lo < 0 ? lo : hi;
@@ -130,7 +133,10 @@ struct ScatterAdd {
 Tensor index_select(const Tensor& x, int64_t dim_in, const Tensor& index) {
   check_index_tensor(x, index, "index_select");
   ATTO_CHECK(index.ndim() <= 1, "[index_select] index must be 1-d, got shape {}", index.shape());
-  if (x.ndim() == 0) return index_select(x.reshape({1}), dim_in, index).reshape(index.ndim() ? Shape{index.numel()} : Shape{});
+  if (x.ndim() == 0) {   // PyTorch: one index into a 0-d tensor gives a 0-d tensor
+    ATTO_CHECK(index.numel() == 1, "[index_select] a 0-d x takes exactly one index, got shape {}", index.shape());
+    return index_select(x.reshape({1}), dim_in, index).reshape({});
+  }
   int dim = normalize_dim(dim_in, x.ndim(), "index_select");
   check_index_range(index, x.shape()[dim], "index_select",
                     fmt::format("dim {} of size {} (x shape {})", dim, x.shape()[dim], x.shape()));
@@ -193,7 +199,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim_in, const Tensor& index, const T
 Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   ATTO_CHECK(indices.dtype() == kInt64, "[one_hot] indices must be int64, got {} (shape {})", indices.dtype(),
              indices.shape());
-  Tensor c = indices.contiguous();
+  Tensor c = host_indices(indices);
   auto [lo, hi] = cpu::index_min_max(c.data_ptr<int64_t>(), c.numel());
   if (num_classes == -1) {
     ATTO_CHECK(c.numel() > 0, "[one_hot] cannot infer num_classes from an empty tensor of shape {}", indices.shape());
@@ -206,7 +212,8 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   Shape out = indices.shape();
   out.push_back(num_classes);
   Tensor y = zeros(out, {.dtype = kInt64, .device = indices.device()});
-  ATTO_ON_DEVICE(indices.device(), one_hot, c.data_ptr<int64_t>(), y.data_ptr<int64_t>(), c.numel(), num_classes);
+  Tensor ci = indices.contiguous();
+  ATTO_ON_DEVICE(indices.device(), one_hot, ci.data_ptr<int64_t>(), y.data_ptr<int64_t>(), ci.numel(), num_classes);
   return y;
 }
 

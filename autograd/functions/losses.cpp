@@ -52,7 +52,8 @@ ClassRows class_rows(const Tensor& input, const Tensor& target, const Tensor& we
     cr.weight = weight.to(input.dtype()).contiguous();
   }
   cr.target = target.contiguous().reshape({cr.M});
-  if (auto bad = cpu::find_bad_target(cr.target.data_ptr<int64_t>(), cr.M, cr.C, ignore))
+  Tensor host_target = cr.target.to(kCPU);   // checked before any kernel runs
+  if (auto bad = cpu::find_bad_target(host_target.data_ptr<int64_t>(), cr.M, cr.C, ignore))
     throw Error(fmt::format("[{}] target {} is out of range for {} classes (valid range [0, {}), or ignore_index {})",
                             op, *bad, cr.C, cr.C, ignore));
   Tensor moved = input;

@@ -28,6 +28,10 @@ TEST_CASE("index_select matches PyTorch along dim 0 and 1") {
   CHECK_ALLCLOSE(index_select(x.t().contiguous().t(), -1, i), R::isel_dim1.values);   // non-contiguous x
   CHECK_ALLCLOSE(index_select(x, 0, i.reshape({2, 2}).t().flatten()), index_select(x, 0, from_vector<int64_t>({3, 3, 0, 1})));
   CHECK(index_select(x, 0, scalar_tensor(2, {.dtype = kInt64})).shape() == Shape{1, 5});
+  Tensor s = index_select(scalar_tensor(5.0), 0, from_vector<int64_t>({0}));   // 0-d in, 0-d out
+  CHECK(s.shape() == Shape{});
+  CHECK(s.item<double>() == 5.0);
+  CHECK(gather(scalar_tensor(5.0), 0, scalar_tensor(0, {.dtype = kInt64})).shape() == Shape{});
 }
 
 TEST_CASE("index_select backward matches PyTorch and gradchecks") {

@@ -164,6 +164,15 @@ TEST_CASE("cross_entropy is stable for huge logits") {
   }
 }
 
+TEST_CASE("cross_entropy with every target ignored gives nan and zero gradient as PyTorch") {
+  Tensor x = R::ce_logits.tensor();
+  x.requires_grad_(true);
+  Tensor loss = cross_entropy(x, full({4}, -100, {.dtype = kInt64}));
+  CHECK_ALLCLOSE(loss, R::ce_all_ignored_mean.values);
+  loss.backward();
+  CHECK_ALLCLOSE(x.grad(), R::ce_all_ignored_mean_grad.values);
+}
+
 TEST_CASE("cross_entropy and nll_loss errors") {
   Tensor x = zeros({3, 5});
   CHECK_THROWS_WITH_AS(cross_entropy(x, from_vector<int64_t>({0, 7, 1})),
