@@ -18,10 +18,10 @@ void check_index_tensor(const Tensor& x, const Tensor& index, const char* op) {
   check_same_device(x, index, op);
 }
 
-// Throws unless every index lies in [0, n). `what` says what n counts, for the message.
 // Host-side contiguous indices, for checks that must throw before any kernel runs.
 Tensor host_indices(const Tensor& index) { return index.to(kCPU).contiguous(); }
 
+// Throws unless every index lies in [0, n). `what` says what n counts, for the message.
 void check_index_range(const Tensor& index, int64_t n, const char* op, const std::string& what) {
   Tensor c = host_indices(index);
   auto [lo, hi] = cpu::index_min_max(c.data_ptr<int64_t>(), c.numel());

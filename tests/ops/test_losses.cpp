@@ -153,6 +153,19 @@ TEST_CASE("cross_entropy on non-contiguous logits") {
                  R::ce_nd_none.values, 1e-10, 1e-12);
 }
 
+TEST_CASE("cross_entropy on 4-d logits agrees with the flattened 2-d case and gradchecks") {
+  Tensor x = testing::uniform({2, 3, 2, 2}, -2, 2, 41);
+  Tensor t = from_vector<int64_t>({0, 2, -100, 1, 1, 0, 2, 2}, Shape{2, 2, 2});
+  CrossEntropyOptions o{.weight = from_vector<double>({0.5, 1.0, 2.0}), .label_smoothing = 0.1,
+                        .reduction = Reduction::None};
+  Tensor flat = cross_entropy(x.permute({0, 2, 3, 1}).reshape({8, 3}), t.reshape({8}), o);
+  CHECK_ALLCLOSE(cross_entropy(x, t, o), flat.reshape({2, 2, 2}), 1e-12, 1e-12);
+  for (Reduction red : kReductions) {
+    o.reduction = red;
+    CHECK_GRADCHECK([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, o); }, {x});
+  }
+}
+
 TEST_CASE("cross_entropy is stable for huge logits") {
   for (DType dt : {kFloat32, kFloat64}) {
     Tensor x = R::ce_huge_logits.tensor(dt);
