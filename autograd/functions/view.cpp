@@ -122,6 +122,7 @@ struct Expand {
         ATTO_CHECK(d >= lead, "[expand] -1 is not allowed for the new leading dim {} in {}", d, shape_in);
         shape[d] = x.shape()[d - lead];
       }
+      ATTO_CHECK(shape[d] >= 0, "[expand] invalid size {} at dim {} in {}", shape[d], d, shape_in);
       ATTO_CHECK(d < lead || x.shape()[d - lead] == 1 || x.shape()[d - lead] == shape[d],
                  "[expand] cannot expand shape {} to {}: size {} at dim {} is not 1", x.shape(), shape_in,
                  d < lead ? 0 : x.shape()[d - lead], d);
@@ -219,7 +220,11 @@ Tensor Tensor::reshape(const Shape& shape_in) const {
 }
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
-  if (ndim() == 0) return reshape({1});
+  if (ndim() == 0) {
+    normalize_dim(start_dim, 0, "flatten");
+    normalize_dim(end_dim, 0, "flatten");
+    return reshape({1});
+  }
   int s = normalize_dim(start_dim, ndim(), "flatten"), e = normalize_dim(end_dim, ndim(), "flatten");
   ATTO_CHECK(s <= e, "[flatten] start_dim {} comes after end_dim {} (shape {})", start_dim, end_dim, shape());
   Shape out;
@@ -239,8 +244,8 @@ Tensor Tensor::squeeze() const {
 }
 
 Tensor Tensor::squeeze(int64_t dim) const {
+  int d = normalize_dim(dim, ndim(), "squeeze");   // a 0-d tensor accepts dim 0 / -1
   if (ndim() == 0) return reshape({});
-  int d = normalize_dim(dim, ndim(), "squeeze");
   if (shape()[d] != 1) return reshape(shape());
   Shape out = shape();
   out.erase(d);
@@ -257,7 +262,11 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return apply<Permute>(*this, dims); }
 
 Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
-  if (ndim() == 0) return reshape({});
+  if (ndim() == 0) {   // only dims 0 / -1 exist, and they are the same
+    normalize_dim(dim0, 0, "transpose");
+    normalize_dim(dim1, 0, "transpose");
+    return reshape({});
+  }
   std::vector<int64_t> dims(ndim());
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[normalize_dim(dim0, ndim(), "transpose")], dims[normalize_dim(dim1, ndim(), "transpose")]);
@@ -273,6 +282,7 @@ Tensor Tensor::t() const {
 Tensor Tensor::expand(const Shape& shape) const { return apply<Expand>(*this, shape); }
 
 Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start_in, std::optional<int64_t> end_in, int64_t step) const {
+  ATTO_CHECK(ndim() > 0, "[slice] cannot be applied to a 0-d tensor");
   int d = normalize_dim(dim, ndim(), "slice");
   ATTO_CHECK(step > 0, "[slice] step must be positive, got {}", step);
   int64_t n = shape()[d];
@@ -282,6 +292,7 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start_in, std::optional
 }
 
 Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
+  ATTO_CHECK(ndim() > 0, "[narrow] cannot be applied to a 0-d tensor");
   int d = normalize_dim(dim, ndim(), "narrow");
   int64_t n = shape()[d];
   if (start < 0) start += n;
@@ -291,6 +302,7 @@ Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
 }
 
 Tensor Tensor::select(int64_t dim, int64_t index) const {
+  ATTO_CHECK(ndim() > 0, "[select] cannot be applied to a 0-d tensor");
   int d = normalize_dim(dim, ndim(), "select");
   int64_t n = shape()[d];
   ATTO_CHECK(index >= -n && index < n, "[select] index {} is out of range for dim {} of size {} (shape {})", index, d,
