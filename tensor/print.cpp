@@ -2,6 +2,7 @@
 // the comments name the Python functions each part follows.
 #include "tensor/print.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <vector>
@@ -55,14 +56,15 @@ std::vector<int64_t> shown_indices(int64_t n, bool summarize) {
 // _Formatter: decides the notation and the common width from the (summarised) values.
 class Formatter {
  public:
-  Formatter(const Values& v, const std::vector<int64_t>& flat) : floating_(v.floating()) {
+  explicit Formatter(const Values& v) : floating_(v.floating()) {
     if (!floating_) {
-      for (int64_t k : flat) max_width_ = std::max<int>(max_width_, int(py_scalar(v, k).size()));
+      for (size_t k = 0; k < v.i.size(); ++k)
+        max_width_ = std::max<int>(max_width_, int(py_scalar(v, int64_t(k)).size()));
       return;
     }
     std::vector<double> nz;   // nonzero finite values
-    for (int64_t k : flat)
-      if (std::isfinite(v.f[k]) && v.f[k] != 0.0) nz.push_back(v.f[k]);
+    for (double x : v.f)
+      if (std::isfinite(x) && x != 0.0) nz.push_back(x);
     if (nz.empty()) return;
     double mn = INFINITY, mx = 0;
     for (double x : nz) {
@@ -114,11 +116,12 @@ class Formatter {
   int max_width_ = 1;
 };
 
+// Prints the gathered values: `shown[d]` lists the indices printed along dim d (-1 for "..."),
+// and the values are stored densely over the shown indices only (strides `cs`).
 struct Printer {
   const Values& v;
-  const Shape& shape;
-  const Strides strides;   // contiguous
-  bool summarize;
+  const std::vector<std::vector<int64_t>>& shown;
+  const std::vector<int64_t>& cs;
   const Formatter& fmt;
 
   // _vector_str
@@ -126,8 +129,8 @@ struct Printer {
     const int element_length = fmt.width() + 2;
     const int per_line = std::max(1, (kLineWidth - indent) / element_length);
     std::vector<std::string> data;
-    for (int64_t k : shown_indices(shape[shape.size() - 1], summarize))
-      data.push_back(k < 0 ? std::string(" ...") : fmt.format(v, base + k));
+    int64_t j = 0;
+    for (int64_t k : shown.back()) data.push_back(k < 0 ? std::string(" ...") : fmt.format(v, base + j++));
     std::string out = "[";
     for (size_t k = 0; k < data.size(); ++k) {
       if (k > 0) out += (k % size_t(per_line) == 0) ? ",\n" + std::string(size_t(indent + 1), ' ') : ", ";
@@ -137,16 +140,15 @@ struct Printer {
   }
 
   // _tensor_str_with_formatter, for the sub-tensor at `base` starting at dim `d`.
-  std::string str(int d, int64_t base, int indent) const {
-    const int dims_left = shape.size() - d;
+  std::string str(size_t d, int64_t base, int indent) const {
+    const size_t dims_left = shown.size() - d;
     if (dims_left == 1) return vector_str(base, indent);
-    std::string sep = "," + std::string(size_t(dims_left - 1), '\n') + std::string(size_t(indent + 1), ' ');
+    std::string sep = "," + std::string(dims_left - 1, '\n') + std::string(size_t(indent + 1), ' ');
     std::string out = "[";
-    bool first = true;
-    for (int64_t k : shown_indices(shape[d], summarize)) {
-      if (!first) out += sep;
-      first = false;
-      out += k < 0 ? std::string("...") : str(d + 1, base + k * strides[d], indent + 1);
+    int64_t j = 0;
+    for (size_t n = 0; n < shown[d].size(); ++n) {
+      if (n > 0) out += sep;
+      out += shown[d][n] < 0 ? std::string("...") : str(d + 1, base + j++ * cs[d], indent + 1);
     }
     return out + "]";
   }
@@ -190,25 +192,36 @@ std::string to_string(const Tensor& t) {
   } else {
     if (t.dtype() == kFloat64) suffixes.push_back(fmt::format("dtype={}", t.dtype()));
     NoGradGuard no_grad;
-    Tensor c = t.detach().to(kCPU).contiguous();
-    Values v{c.dtype(), {}, {}};
-    if (v.floating()) v.f = c.to_vector<double>();
-    else v.i = c.to_vector<int64_t>();
-
+    Tensor c = t.detach().to(kCPU);
     const bool summarize = c.numel() > kThreshold;
-    // The formatter sees only what is printed (get_summarized_data).
-    Strides strides = contiguous_strides(c.shape());
-    std::vector<int64_t> flat{0};
+    // Gather only what is printed (get_summarized_data), straight from c's strides: printing a
+    // huge tensor costs a few thousand reads, not a copy. The formatter sees just these values.
+    std::vector<std::vector<int64_t>> shown;
+    std::vector<int64_t> offsets{0}, cs(size_t(c.ndim()), 1);
     for (int d = 0; d < c.ndim(); ++d) {
+      shown.push_back(shown_indices(c.shape()[d], summarize));
       std::vector<int64_t> next;
-      for (int64_t base : flat)
-        for (int64_t k : shown_indices(c.shape()[d], summarize))
-          if (k >= 0) next.push_back(base + k * strides[d]);
-      flat = std::move(next);
+      for (int64_t base : offsets)
+        for (int64_t k : shown.back())
+          if (k >= 0) next.push_back(base + k * c.strides()[d]);
+      offsets = std::move(next);
     }
-    Formatter f(v, flat);
+    for (size_t d = shown.size(); d-- > 1;) {
+      int64_t kept = std::count_if(shown[d].begin(), shown[d].end(), [](int64_t k) { return k >= 0; });
+      cs[d - 1] = cs[d] * kept;
+    }
+    Values v{c.dtype(), {}, {}};
+    visit_dtype(c.dtype(), "print", [&](auto tag) {
+      using T = decltype(tag);
+      const T* p = c.data_ptr<T>();
+      for (int64_t off : offsets) {
+        if (v.floating()) v.f.push_back(double(p[off]));
+        else v.i.push_back(int64_t(p[off]));
+      }
+    });
+    Formatter f(v);
     if (c.ndim() == 0) body = f.format(v, 0);
-    else body = Printer{v, c.shape(), strides, summarize, f}.str(0, 0, indent);
+    else body = Printer{v, shown, cs, f}.str(0, 0, indent);
   }
   if (t.grad_fn()) suffixes.push_back(fmt::format("grad_fn=<{}>", t.grad_fn()->name()));
   else if (t.requires_grad()) suffixes.push_back("requires_grad=True");

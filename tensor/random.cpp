@@ -153,15 +153,17 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
   Tensor pd = p.detach().to(kCPU).to(kFloat64).contiguous();
   const double* pv = pd.data_ptr<double>();
   for (int64_t i = 0; i < pd.numel(); ++i)
-    ATTO_CHECK(pv[i] >= 0.0 && pv[i] <= 1.0, "[bernoulli] expects every p in [0, 1], got {} at flat index {} of shape {}",
-               pv[i], i, p.shape());
+    ATTO_CHECK(pv[i] >= 0.0 && pv[i] <= 1.0,
+               "[bernoulli] expects every p in [0, 1], got {} at flat index {} of shape {}", pv[i], i, p.shape());
   if (!p.device().is_cpu()) pd = pd.to(p.device());
   Tensor out = empty(p.shape(), {.dtype = p.dtype(), .device = p.device()});
   draw_bernoulli(out, pd.data_ptr<double>(), 1, pick(gen), "bernoulli");
   return out;
 }
 
-Tensor rand_like(const Tensor& t, Generator* gen) { return rand(t.shape(), {.dtype = t.dtype(), .device = t.device()}, gen); }
+Tensor rand_like(const Tensor& t, Generator* gen) {
+  return rand(t.shape(), {.dtype = t.dtype(), .device = t.device()}, gen);
+}
 Tensor randn_like(const Tensor& t, Generator* gen) {
   return randn(t.shape(), {.dtype = t.dtype(), .device = t.device()}, gen);
 }

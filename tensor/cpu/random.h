@@ -86,7 +86,7 @@ template <class T> void random_normal(T* out, int64_t n, uint64_t seed, uint64_t
     double u1 = 1.0 - uniform_double(philox_u64(r.v[0], r.v[1]));   // (0, 1]: log never sees 0
     double u2 = uniform_double(philox_u64(r.v[2], r.v[3]));
     double radius = std::sqrt(-2.0 * std::log(u1));
-    double theta = 2.0 * M_PI * u2;
+    double theta = 6.283185307179586476925 * u2;   // 2 pi
     o[0] = T(mean + std * radius * std::cos(theta));
     if (cnt > 1) o[1] = T(mean + std * radius * std::sin(theta));
   });

@@ -77,6 +77,9 @@ TEST_CASE("fmt and ostream print the same as to_string and views print their ele
   // A transposed view prints as its contiguous copy.
   Tensor r = rp::f32_randn.tensor(kFloat32);
   CHECK(to_string(r.t()) == to_string(r.t().contiguous()));
+  Tensor big = rp::f32_summarised_3d.tensor(kFloat32).permute({2, 0, 1});   // summarised and strided
+  CHECK(to_string(big).find("...") != std::string::npos);
+  CHECK(to_string(big) == to_string(big.contiguous()));
   CHECK(to_string(Tensor()) == "tensor(undefined)");
 }
 
