@@ -56,7 +56,11 @@ void check_inplace(const Tensor& t, const char* op) {
 // Runs `draw(out)` on a contiguous tensor with t's shape and dtype -- t itself when it is
 // contiguous, otherwise a scratch tensor copied into t -- so a view's elements get the same values,
 // in C order, as a contiguous tensor of its shape would.
-template <class Draw> void fill_any_layout(Tensor& t, const Draw& draw) {
+template <class Draw> void fill_any_layout(const Tensor& t, const char* op, const Draw& draw) {
+  for (int d = 0; d < t.ndim(); ++d)
+    ATTO_CHECK(t.stride(d) != 0 || t.size(d) <= 1,
+               "[{}] cannot fill an expanded tensor (shape {}, strides {}): several of its elements share one "
+               "memory location; fill a contiguous copy (clone()) instead", op, t.shape(), t.strides());
   if (t.is_contiguous()) {
     draw(t);
     return;
@@ -64,7 +68,7 @@ template <class Draw> void fill_any_layout(Tensor& t, const Draw& draw) {
   Tensor tmp = empty(t.shape(), {.dtype = t.dtype(), .device = t.device()});
   draw(tmp);
   NoGradGuard no_grad;
-  t.copy_(tmp);
+  Tensor(t).copy_(tmp);
 }
 
 void draw_uniform(const Tensor& out, double from, double to, Generator& gen, const char* op) {
@@ -170,28 +174,24 @@ Tensor randn_like(const Tensor& t, Generator* gen) {
 
 // ---- in-place fills ----------------------------------------------------------------------------------
 
-Tensor& uniform_(Tensor& t, double from, double to, Generator* gen) {
+Tensor uniform_(const Tensor& t, double from, double to, Generator* gen) {
   check_inplace(t, "uniform_");
   ATTO_CHECK(from <= to, "[uniform_] expects from <= to, got from={} to={}", from, to);
-  fill_any_layout(t, [&](const Tensor& out) { draw_uniform(out, from, to, pick(gen), "uniform_"); });
+  fill_any_layout(t, "uniform_", [&](const Tensor& out) { draw_uniform(out, from, to, pick(gen), "uniform_"); });
   return t;
 }
 
-Tensor& normal_(Tensor& t, double mean, double std, Generator* gen) {
+Tensor normal_(const Tensor& t, double mean, double std, Generator* gen) {
   check_inplace(t, "normal_");
-  fill_any_layout(t, [&](const Tensor& out) { draw_normal(out, mean, std, pick(gen), "normal_"); });
+  fill_any_layout(t, "normal_", [&](const Tensor& out) { draw_normal(out, mean, std, pick(gen), "normal_"); });
   return t;
 }
 
-Tensor& bernoulli_(Tensor& t, double p, Generator* gen) {
+Tensor bernoulli_(const Tensor& t, double p, Generator* gen) {
   check_inplace(t, "bernoulli_");
   check_probability(p, "bernoulli_");
-  fill_any_layout(t, [&](const Tensor& out) { draw_bernoulli(out, &p, 0, pick(gen), "bernoulli_"); });
+  fill_any_layout(t, "bernoulli_", [&](const Tensor& out) { draw_bernoulli(out, &p, 0, pick(gen), "bernoulli_"); });
   return t;
 }
-
-Tensor uniform_(Tensor&& t, double from, double to, Generator* gen) { return uniform_(t, from, to, gen); }
-Tensor normal_(Tensor&& t, double mean, double std, Generator* gen) { return normal_(t, mean, std, gen); }
-Tensor bernoulli_(Tensor&& t, double p, Generator* gen) { return bernoulli_(t, p, gen); }
 
 }  // namespace atto

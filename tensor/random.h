@@ -89,13 +89,12 @@ Tensor rand_like(const Tensor& t, Generator* gen = nullptr);
 Tensor randn_like(const Tensor& t, Generator* gen = nullptr);
 
 // ---- in-place fills (any layout; rejected on a tensor that requires grad while grad mode is on) ----
-Tensor& uniform_(Tensor& t, double from = 0.0, double to = 1.0, Generator* gen = nullptr);
-Tensor& normal_(Tensor& t, double mean = 0.0, double std = 1.0, Generator* gen = nullptr);
-Tensor& bernoulli_(Tensor& t, double p = 0.5, Generator* gen = nullptr);
-// Overloads for temporaries: uniform_(w.narrow(0, 0, 2), -1, 1) fills the view's elements of w.
-Tensor uniform_(Tensor&& t, double from = 0.0, double to = 1.0, Generator* gen = nullptr);
-Tensor normal_(Tensor&& t, double mean = 0.0, double std = 1.0, Generator* gen = nullptr);
-Tensor bernoulli_(Tensor&& t, double p = 0.5, Generator* gen = nullptr);
+// They write t's elements (a handle: const refers to the handle, not the data) and return t, so a
+// view works too: uniform_(w.narrow(0, 0, 2), -1, 1) fills those rows of w. A view's elements get,
+// in C order, the values a contiguous tensor of its shape would get.
+Tensor uniform_(const Tensor& t, double from = 0.0, double to = 1.0, Generator* gen = nullptr);
+Tensor normal_(const Tensor& t, double mean = 0.0, double std = 1.0, Generator* gen = nullptr);
+Tensor bernoulli_(const Tensor& t, double p = 0.5, Generator* gen = nullptr);
 
 // ---- dropout (autograd/functions/dropout.cpp) ------------------------------------------------------
 // As torch.nn.functional.dropout: in training, zeroes each element with probability p and scales

@@ -287,6 +287,8 @@ TEST_CASE("random creators reject bad arguments") {
   CHECK_THROWS_WITH_AS(rand({-1}), doctest::Contains("[empty]"), atto::Error);
   Tensor t = zeros({2});
   CHECK_THROWS_WITH_AS(uniform_(t, 1.0, 0.0), doctest::Contains("[uniform_]"), atto::Error);
+  CHECK_THROWS_WITH_AS(normal_(zeros({3, 1}).expand({3, 4})), doctest::Contains("[normal_]"), atto::Error);
+  CHECK_THROWS_WITH_AS(uniform_(zeros({2}, {.dtype = kInt64})), doctest::Contains("[uniform_]"), atto::Error);
   Tensor r = rand({2, 3}, {.dtype = kFloat64, .requires_grad = true});
   CHECK(r.requires_grad());
   CHECK(r.is_leaf());
