@@ -156,7 +156,7 @@ TEST_CASE("random draws are bitwise identical with 1 and 2 threads") {
   for (size_t k = 0; k < one.size(); ++k) CHECK_MESSAGE(bitwise_equal(one[k], two[k]), "draw " << k);
 }
 
-TEST_CASE("rand is uniform on [0 1) and randn is standard normal") {
+TEST_CASE("rand is uniform on 0 to 1 and randn is standard normal") {
   const int64_t n = 100000;
   for (DType dt : {kFloat32, kFloat64}) {
     Generator g(11);
