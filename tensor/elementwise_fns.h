@@ -409,13 +409,37 @@ struct Pow {
 
 // ---- comparisons and logic (bool results, no gradient) ----------------------------------------------------
 
-struct Eq { static constexpr const char* op = "eq"; template <class T> ATTO_HD bool fwd(T a, T b) const { return a == b; } };
-struct Ne { static constexpr const char* op = "ne"; template <class T> ATTO_HD bool fwd(T a, T b) const { return a != b; } };
-struct Lt { static constexpr const char* op = "lt"; template <class T> ATTO_HD bool fwd(T a, T b) const { return a < b; } };
-struct Le { static constexpr const char* op = "le"; template <class T> ATTO_HD bool fwd(T a, T b) const { return a <= b; } };
-struct Gt { static constexpr const char* op = "gt"; template <class T> ATTO_HD bool fwd(T a, T b) const { return a > b; } };
-struct Ge { static constexpr const char* op = "ge"; template <class T> ATTO_HD bool fwd(T a, T b) const { return a >= b; } };
-struct LogicalAnd { static constexpr const char* op = "logical_and"; template <class T> ATTO_HD bool fwd(T a, T b) const { return a && b; } };
-struct LogicalOr { static constexpr const char* op = "logical_or"; template <class T> ATTO_HD bool fwd(T a, T b) const { return a || b; } };
+struct Eq {
+  static constexpr const char* op = "eq";
+  template <class T> ATTO_HD bool fwd(T a, T b) const { return a == b; }
+};
+struct Ne {
+  static constexpr const char* op = "ne";
+  template <class T> ATTO_HD bool fwd(T a, T b) const { return a != b; }
+};
+struct Lt {
+  static constexpr const char* op = "lt";
+  template <class T> ATTO_HD bool fwd(T a, T b) const { return a < b; }
+};
+struct Le {
+  static constexpr const char* op = "le";
+  template <class T> ATTO_HD bool fwd(T a, T b) const { return a <= b; }
+};
+struct Gt {
+  static constexpr const char* op = "gt";
+  template <class T> ATTO_HD bool fwd(T a, T b) const { return a > b; }
+};
+struct Ge {
+  static constexpr const char* op = "ge";
+  template <class T> ATTO_HD bool fwd(T a, T b) const { return a >= b; }
+};
+struct LogicalAnd {
+  static constexpr const char* op = "logical_and";
+  template <class T> ATTO_HD bool fwd(T a, T b) const { return a && b; }
+};
+struct LogicalOr {
+  static constexpr const char* op = "logical_or";
+  template <class T> ATTO_HD bool fwd(T a, T b) const { return a || b; }
+};
 
 }  // namespace atto::fns
