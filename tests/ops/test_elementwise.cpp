@@ -168,7 +168,9 @@ TEST_CASE("unary ops: gradients at kinks follow PyTorch's conventions") {
       {"rpow0", {KREFS(rpow0), [](const Tensor& x) { return pow(0.0, x); }}},
   };
 #undef KREFS
-  for (const auto& [name, k] : kinks) {
+  for (const auto& entry : kinks) {
+    const char* name = entry.first;
+    const Kink& k = entry.second;
     CAPTURE(name);
     Tensor x = k.x.tensor().requires_grad_();
     Tensor y = k.fn(x);
