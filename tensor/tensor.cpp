@@ -97,7 +97,7 @@ template std::vector<bool> Tensor::to_vector<bool>() const;
 // rejects such writes instead. Under NoGradGuard -- optimizer steps, initialisers -- they are fine.
 // Writing into a saved tensor under NoGradGuard between forward and backward is the caller's
 // responsibility.
-static void check_inplace(const Tensor& t, const char* op) {
+void check_inplace(const Tensor& t, const char* op) {
   ATTO_CHECK(!(GradMode::is_enabled() && t.requires_grad()),
              "[{}] in-place write into a tensor of shape {} that requires grad while grad mode is on; "
              "wrap it in atto::NoGradGuard (optimizer-style update) or use the out-of-place op",

@@ -198,6 +198,9 @@ Tensor make_view(const Tensor& base, const Shape& shape, const Strides& strides,
 
 // Checks shared by many ops.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+// Rejects an in-place write into a tensor that requires grad while grad mode is on (tensor.cpp,
+// NOTE [ In-place ops and autograd ]); every in-place op calls it first.
+void check_inplace(const Tensor& t, const char* op);
 
 // ---- threads (tensor/parallel.cpp) ----------------------------------------------------------------
 // One pool: our loops and OpenBLAS (its OpenMP build) share OpenMP's threads.
