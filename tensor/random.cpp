@@ -45,14 +45,6 @@ Generator& pick(Generator* gen) { return gen ? *gen : default_generator(); }
 // Blocks a draw of n values takes (NOTE [ Random stream layout ]).
 uint64_t blocks_for(int64_t n, int per_block) { return uint64_t((n + per_block - 1) / per_block); }
 
-// Same rule as Tensor::fill_ (NOTE [ In-place ops and autograd ] in tensor/tensor.cpp).
-void check_inplace(const Tensor& t, const char* op) {
-  ATTO_CHECK(!(GradMode::is_enabled() && t.requires_grad()),
-             "[{}] in-place write into a tensor of shape {} that requires grad while grad mode is on; "
-             "wrap it in atto::NoGradGuard (optimizer-style update) or use the out-of-place op",
-             op, t.shape());
-}
-
 // Runs `draw(out)` on a contiguous tensor with t's shape and dtype -- t itself when it is
 // contiguous, otherwise a scratch tensor copied into t -- so a view's elements get the same values,
 // in C order, as a contiguous tensor of its shape would.
