@@ -1,0 +1,76 @@
+"""benchmarks/report.py -- reads the "RESULT key=value ..." lines that the benchmarks print (stdin)
+and prints the comparison tables. For PyTorch and libtorch, every thread configuration was measured
+and the table compares against the fastest one (never the slower).
+"""
+import sys
+from collections import defaultdict
+
+
+def parse(lines):
+    rows = []
+    for line in lines:
+        if line.startswith("RESULT "):
+            rows.append(dict(kv.split("=", 1) for kv in line.split()[1:]))
+    return rows
+
+
+def gemm_table(rows):
+    gemm = [r for r in rows if r["bench"] == "gemm"]
+    if not gemm:
+        return
+    val = defaultdict(dict)      # (threads, n) -> impl -> gflops
+    cfg = {}                     # (threads, n) -> best torch config
+    for r in gemm:
+        key, g = (int(r["threads"]), int(r["n"])), float(r["gflops"])
+        impl = r["impl"]
+        if impl == "torch":
+            if g > val[key].get("torch", -1):
+                val[key]["torch"] = g
+                cfg[key] = r["config"]
+        else:
+            val[key][impl] = g
+    print("gemm, float32 n x n, GFLOP/s (median) -- torch: fastest of its thread configurations")
+    hdr = f"{'threads':>7} {'n':>5} {'attograd':>9} {'cblas':>9} {'torch':>9} {'atto/cblas':>10} {'atto/torch':>10}  torch config"
+    print(hdr)
+    print("-" * len(hdr))
+    for key in sorted(val):
+        v = val[key]
+        a, d, t = v.get("attograd"), v.get("direct"), v.get("torch")
+        f = lambda x: f"{x:9.1f}" if x is not None else f"{'-':>9}"
+        r = lambda x, y: f"{x / y:10.2f}" if x is not None and y else f"{'-':>10}"
+        print(f"{key[0]:>7} {key[1]:>5} {f(a)} {f(d)} {f(t)} {r(a, d)} {r(a, t)}  {cfg.get(key, '-')}")
+    ns = sorted({n for _, n in val})
+    speed = [f"n={n}: {val[(2, n)]['attograd'] / val[(1, n)]['attograd']:.2f}x" for n in ns
+             if "attograd" in val.get((1, n), {}) and "attograd" in val.get((2, n), {})]
+    if speed:
+        print("attograd 2 threads vs 1:  " + "  ".join(speed))
+    print()
+
+
+def overhead_table(rows):
+    ov = [r for r in rows if r["bench"] == "overhead"]
+    if not ov:
+        return
+    best = {}
+    for r in ov:
+        us = float(r["us_per_op"])
+        if r["impl"] not in best or us < best[r["impl"]][0]:
+            best[r["impl"]] = (us, r.get("config", "-"))
+    print("per-op overhead: 64-element float32 chain of 1,500 ops + backward, microseconds per op (median)")
+    a = best.get("attograd", (None,))[0]
+    print(f"{'impl':>10} {'us/op':>8} {'x attograd':>11}  config")
+    for impl in ["attograd", "torch", "libtorch"]:
+        if impl in best:
+            us, c = best[impl]
+            ratio = f"{us / a:11.2f}" if a else f"{'-':>11}"
+            print(f"{impl:>10} {us:8.3f} {ratio}  {c}")
+    if a and "torch" in best:
+        print(f"target: attograd <= 1/5 of PyTorch (Python): {'met' if a * 5 <= best['torch'][0] else 'MISSED'}")
+    if a and "libtorch" in best:
+        print(f"target: attograd <= 1/4 of libtorch:         {'met' if a * 4 <= best['libtorch'][0] else 'MISSED'}")
+    print()
+
+
+rows = parse(sys.stdin.read().splitlines())
+gemm_table(rows)
+overhead_table(rows)
