@@ -1,6 +1,7 @@
 """benchmarks/overhead_torch.py -- twin of benchmarks/overhead.cpp: the same chain of 1,500 tiny ops
 (x = x * 1.0001 + 0.0001, tanh, ...) on a 64-element float32 leaf, then backward; microseconds per
-op, median of the repetitions. Run with /usr/bin/python3 by benchmarks/run.sh:
+op, median of the repetitions (wall-clock and thread CPU time). Run with /usr/bin/python3 by
+benchmarks/run.sh:
 
     overhead_torch.py --threads T --config NAME [--reps 50]
 """
@@ -31,13 +32,20 @@ def run():
 
 for _ in range(5):
     run()
-times = []
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+wall, cpu = [], []
 for _ in range(args.reps):
     x0.grad = None
-    s = time.perf_counter()
+    s, c = time.perf_counter(), time.thread_time()
     run()
-    times.append(time.perf_counter() - s)
-times.sort()
-n = len(times)
-med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
-print(f"RESULT bench=overhead impl=torch config={args.config} us_per_op={med / OPS * 1e6:.3f}")
+    cpu.append(time.thread_time() - c)
+    wall.append(time.perf_counter() - s)
+print(f"RESULT bench=overhead impl=torch config={args.config} us_per_op={median(wall) / OPS * 1e6:.3f} "
+      f"cpu_us_per_op={median(cpu) / OPS * 1e6:.3f}")

@@ -1,7 +1,7 @@
 // benchmarks/libtorch/overhead_libtorch.cpp -- libtorch (C++) twin of benchmarks/overhead.cpp: the
 // same chain of 1,500 tiny ops on a 64-element float32 leaf, then backward; microseconds per op,
-// median of the repetitions. Built by benchmarks/run.sh with g++ against Debian's libtorch-dev,
-// outside the CMake build (which never needs libtorch).
+// median of the repetitions (wall-clock and thread CPU time). Built by benchmarks/run.sh with g++
+// against Debian's libtorch-dev, outside the CMake build (which never needs libtorch).
 //
 //   overhead_libtorch THREADS CONFIG [REPS]
 #include <torch/torch.h>
@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <vector>
 
 int main(int argc, char** argv) {
@@ -33,16 +34,26 @@ int main(int argc, char** argv) {
     x.backward(seed);
   };
   for (int i = 0; i < 5; ++i) run();
-  std::vector<double> times;
+  auto thread_cpu_s = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  };
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  std::vector<double> wall, cpu;
   for (int r = 0; r < reps; ++r) {
     x0.mutable_grad() = torch::Tensor();
     auto s = std::chrono::steady_clock::now();
+    double c = thread_cpu_s();
     run();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s).count());
+    cpu.push_back(thread_cpu_s() - c);
+    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s).count());
   }
-  std::sort(times.begin(), times.end());
-  size_t n = times.size();
-  double med = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
-  std::printf("RESULT bench=overhead impl=libtorch config=%s us_per_op=%.3f\n", config, med / kOps * 1e6);
+  std::printf("RESULT bench=overhead impl=libtorch config=%s us_per_op=%.3f cpu_us_per_op=%.3f\n", config,
+              median(wall) / kOps * 1e6, median(cpu) / kOps * 1e6);
   return 0;
 }
