@@ -88,10 +88,9 @@ template <class T> void run_matmul(const Tensor& a, const Tensor& b, Tensor& c, 
   if (b.ndim() == 2 && a.ndim() > 2) {
     if (auto rs = merged_row_stride(a)) {
       int64_t rows = batch.numel() * M;
-      Tensor am = make_view(a, {rows, K}, {*rs, a.strides()[a.ndim() - 1]}, a.storage_offset());
       if (auto la = blas_layout(rows, K, *rs, a.strides()[a.ndim() - 1])) {
         Operand ob = prepare(b, {});
-        ATTO_ON_DEVICE(c.device(), gemm<T>, la->trans, ob.layout.trans, rows, N, K, T(1), am.data_ptr<T>(), la->ld,
+        ATTO_ON_DEVICE(c.device(), gemm<T>, la->trans, ob.layout.trans, rows, N, K, T(1), a.data_ptr<T>(), la->ld,
                        ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), N);
         return;
       }

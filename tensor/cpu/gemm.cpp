@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <climits>
-#include <vector>
+#include <memory>
 
 #include "tensor/cpu/parallel_for.h"
 
@@ -24,14 +24,6 @@ int max_threads() {
 #endif
 }
 
-// Whether parallel_for would start threads now (it does not nest).
-bool can_thread() {
-#if ATTO_HAS_OPENMP
-  return omp_get_max_threads() > 1 && !omp_in_parallel();
-#else
-  return false;
-#endif
-}
 
 // C = beta * C over an M x N block (beta == 0 writes zeros without reading C).
 template <class T> void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
@@ -96,18 +88,22 @@ template <class T> void micro_kernel(int64_t kc, const T* a, const T* b, T alpha
 template <class T> void gemm_rect(bool ta, bool tb, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K,
                                   T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc) {
   using Bl = Blocking<T>;
-  std::vector<T> abuf(size_t(Bl::MC * Bl::KC)), bbuf(size_t(Bl::KC * Bl::NC));
+  auto round_up = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
+  // Sized for this rectangle (small gemms stay small), and left uninitialised: packing fills them.
+  const int64_t kc_max = std::min(Bl::KC, K);
+  std::unique_ptr<T[]> abuf(new T[size_t(round_up(std::min(Bl::MC, i1 - i0), Bl::MR) * kc_max)]);
+  std::unique_ptr<T[]> bbuf(new T[size_t(round_up(std::min(Bl::NC, j1 - j0), Bl::NR) * kc_max)]);
   for (int64_t jc = j0; jc < j1; jc += Bl::NC) {
     int64_t nc = std::min(Bl::NC, j1 - jc);
     for (int64_t pc = 0; pc < K; pc += Bl::KC) {
       int64_t kc = std::min(Bl::KC, K - pc);
-      pack_b(bbuf.data(), B, ldb, tb, pc, kc, jc, nc);
+      pack_b(bbuf.get(), B, ldb, tb, pc, kc, jc, nc);
       for (int64_t ic = i0; ic < i1; ic += Bl::MC) {
         int64_t mc = std::min(Bl::MC, i1 - ic);
-        pack_a(abuf.data(), A, lda, ta, ic, mc, pc, kc);
+        pack_a(abuf.get(), A, lda, ta, ic, mc, pc, kc);
         for (int64_t jr = 0; jr < nc; jr += Bl::NR)
           for (int64_t ir = 0; ir < mc; ir += Bl::MR)
-            micro_kernel(kc, abuf.data() + ir * kc, bbuf.data() + jr * kc, alpha, C + (ic + ir) * ldc + jc + jr,
+            micro_kernel(kc, abuf.get() + ir * kc, bbuf.get() + jr * kc, alpha, C + (ic + ir) * ldc + jc + jr,
                          ldc, std::min(Bl::MR, mc - ir), std::min(Bl::NR, nc - jr));
       }
     }
@@ -165,6 +161,15 @@ void gemm_naive(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
 
 #if ATTO_HAS_OPENBLAS
 namespace {
+// Whether parallel_for would start threads now (it does not nest).
+bool can_thread() {
+#if ATTO_HAS_OPENMP
+  return omp_get_max_threads() > 1 && !omp_in_parallel();
+#else
+  return false;
+#endif
+}
+
 
 // NOTE [ Deterministic OpenBLAS ]: OpenBLAS's answer depends on how many threads it splits a gemm
 // over (and on where the pieces start), so we never let it thread: C is cut into pieces that depend
