@@ -161,6 +161,7 @@ void gemm_naive(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
 
 #if ATTO_HAS_OPENBLAS
 namespace {
+
 // Whether parallel_for would start threads now (it does not nest).
 bool can_thread() {
 #if ATTO_HAS_OPENMP
@@ -169,7 +170,6 @@ bool can_thread() {
   return false;
 #endif
 }
-
 
 // NOTE [ Deterministic OpenBLAS ]: OpenBLAS's answer depends on how many threads it splits a gemm
 // over (and on where the pieces start), so we never let it thread: C is cut into pieces that depend
