@@ -173,7 +173,8 @@ bool can_thread() {
 
 // NOTE [ Deterministic OpenBLAS ]: OpenBLAS's answer depends on how many threads it splits a gemm
 // over (and on where the pieces start), so we never let it thread: C is cut into pieces that depend
-// only on (M, N, K), each piece is one single-threaded cblas call, and our threads take pieces.
+// only on (M, N, K) and the machine's processor count -- never on the thread setting -- each piece
+// is one single-threaded cblas call, and our threads take pieces.
 // OpenBLAS (OpenMP build) runs single-threaded inside a parallel region or when
 // omp_get_max_threads() == 1; PinBlasToOneThread arranges the latter for the calls we make
 // outside a region. Without OpenMP there are no threads of ours, and OpenBLAS is held at 1.
@@ -205,13 +206,17 @@ void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
                 int(ldc));
 }
 
-// How many pieces C is cut into along its longer side: pieces of at least 256 rows (or columns),
-// since each piece repacks the other operand, at most 16; 2 pieces of a mid-sized gemm.
+// How many pieces C is cut into along its longer side. Each piece repacks the other operand, so
+// there are no more pieces than the machine has processors (a fixed number, unlike the thread
+// setting), none under 64 rows or columns, and tiny gemms stay whole.
 int64_t blas_pieces(int64_t M, int64_t N, int64_t K) {
-  int64_t len = std::max(M, N);
-  int64_t p = std::clamp<int64_t>(len / 256, 1, 16);
-  if (p == 1 && len >= 128 && M * N * K >= (int64_t(1) << 21)) p = 2;
-  return p;
+#if ATTO_HAS_OPENMP
+  static const int64_t procs = std::max(1, omp_get_num_procs());
+#else
+  const int64_t procs = 1;   // no threads of ours to share the pieces
+#endif
+  if (M * N * K < (int64_t(1) << 20)) return 1;
+  return std::clamp<int64_t>(std::max(M, N) / 64, 1, procs);
 }
 
 }  // namespace

@@ -12,7 +12,8 @@
 // Determinism: results are bitwise identical for 1 or N threads. The built-in kernel sums every
 // element of C over k in the same order whatever the thread count (threads split the rows or
 // columns of C, never the k loop). OpenBLAS's own threading is not reproducible, so it is never
-// used: C is cut into pieces that depend only on the sizes, one single-threaded cblas call each
+// used: C is cut into pieces that depend only on the sizes and the machine's processor count (not
+// on the thread setting), one single-threaded cblas call each
 // (NOTE [ Deterministic OpenBLAS ] in gemm.cpp).
 #pragma once
 #include <cstdint>
