@@ -14,7 +14,6 @@ using namespace atto;
 int main(int argc, char** argv) {
   const int reps = bench::int_list_arg(argc, argv, "--reps", {50})[0];
   constexpr int kOps = 1500;
-  set_num_threads(1);   // 64 elements never reach the parallel grain; say so explicitly
   Tensor x0 = full({64}, 0.5, {.requires_grad = true});
   Tensor seed = ones({64});
   auto run = [&] {
