@@ -2,8 +2,9 @@
 // against OpenBLAS's cblas_sgemm called directly on the same buffers, with 1 and 2 threads.
 // Twin: benchmarks/gemm_torch.py (torch.mm). Run both with benchmarks/run.sh.
 //
-//   gemm [--threads 1,2] [--sizes 128,512,1024,2048]
+//   gemm [--threads 1,2] [--sizes 128,512,1024,2048] [--config NAME]
 //
+// --config only labels the output (run.sh runs it with and without OMP_WAIT_POLICY=PASSIVE).
 // The two are timed alternately (attograd, direct, attograd, ...) so that both see the same load
 // on a shared machine; each reports the median of its repetitions. "direct" uses OpenBLAS's own
 // threading; attograd never does (NOTE [ Deterministic OpenBLAS ] in tensor/cpu/gemm.cpp).
@@ -28,9 +29,12 @@ Tensor random_matrix(int64_t n, uint32_t seed) {
   return from_vector<float>(v, Shape{n, n});
 }
 
+const char* config = "default";
+
 void report(const char* impl, int threads, int n, double seconds) {
   double gflops = 2.0 * double(n) * n * n / seconds / 1e9;
-  std::printf("RESULT bench=gemm impl=%s threads=%d n=%d gflops=%.2f\n", impl, threads, n, gflops);
+  std::printf("RESULT bench=gemm impl=%s config=%s threads=%d n=%d gflops=%.2f\n", impl, config, threads, n,
+              gflops);
 }
 
 }  // namespace
@@ -38,6 +42,8 @@ void report(const char* impl, int threads, int n, double seconds) {
 int main(int argc, char** argv) {
   auto threads_list = bench::int_list_arg(argc, argv, "--threads", {1, 2});
   auto sizes = bench::int_list_arg(argc, argv, "--sizes", {128, 512, 1024, 2048});
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--config") == 0) config = argv[i + 1];
   for (int threads : threads_list) {
     set_num_threads(threads);
     for (int n : sizes) {

@@ -18,29 +18,25 @@ def gemm_table(rows):
     gemm = [r for r in rows if r["bench"] == "gemm"]
     if not gemm:
         return
-    val = defaultdict(dict)      # (threads, n) -> impl -> gflops
-    cfg = {}                     # (threads, n) -> best torch config
+    val = defaultdict(dict)      # (threads, n) -> impl -> (gflops, config): the fastest configuration
     for r in gemm:
         key, g = (int(r["threads"]), int(r["n"])), float(r["gflops"])
-        impl = r["impl"]
-        if impl == "torch":
-            if g > val[key].get("torch", -1):
-                val[key]["torch"] = g
-                cfg[key] = r["config"]
-        else:
-            val[key][impl] = g
-    print("gemm, float32 n x n, GFLOP/s (median) -- torch: fastest of its thread configurations")
-    hdr = f"{'threads':>7} {'n':>5} {'attograd':>9} {'cblas':>9} {'torch':>9} {'atto/cblas':>10} {'atto/torch':>10}  torch config"
+        if g > val[key].get(r["impl"], (-1,))[0]:
+            val[key][r["impl"]] = (g, r.get("config", "-"))
+    print("gemm, float32 n x n, GFLOP/s (median); each column is its fastest thread configuration")
+    hdr = (f"{'threads':>7} {'n':>5} {'attograd':>9} {'cblas':>9} {'torch':>9} {'atto/cblas':>10} {'atto/torch':>10}"
+           "  configs (attograd, cblas, torch)")
     print(hdr)
     print("-" * len(hdr))
     for key in sorted(val):
         v = val[key]
-        a, d, t = v.get("attograd"), v.get("direct"), v.get("torch")
+        a, d, t = (v.get(i, (None, "-")) for i in ("attograd", "direct", "torch"))
         f = lambda x: f"{x:9.1f}" if x is not None else f"{'-':>9}"
         r = lambda x, y: f"{x / y:10.2f}" if x is not None and y else f"{'-':>10}"
-        print(f"{key[0]:>7} {key[1]:>5} {f(a)} {f(d)} {f(t)} {r(a, d)} {r(a, t)}  {cfg.get(key, '-')}")
+        print(f"{key[0]:>7} {key[1]:>5} {f(a[0])} {f(d[0])} {f(t[0])} {r(a[0], d[0])} {r(a[0], t[0])}"
+              f"  {a[1]}, {d[1]}, {t[1]}")
     ns = sorted({n for _, n in val})
-    speed = [f"n={n}: {val[(2, n)]['attograd'] / val[(1, n)]['attograd']:.2f}x" for n in ns
+    speed = [f"n={n}: {val[(2, n)]['attograd'][0] / val[(1, n)]['attograd'][0]:.2f}x" for n in ns
              if "attograd" in val.get((1, n), {}) and "attograd" in val.get((2, n), {})]
     if speed:
         print("attograd 2 threads vs 1:  " + "  ".join(speed))
