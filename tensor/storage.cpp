@@ -10,8 +10,14 @@ namespace atto {
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (device.is_cpu()) {
-    size_t rounded = (std::max<size_t>(nbytes, 1) + 63) / 64 * 64;   // aligned_alloc wants a multiple
-    data_ = std::aligned_alloc(64, rounded);
+    // glibc's aligned_alloc (memalign) costs several times malloc and fragments the heap; buffers
+    // that fit a few cache lines take malloc's 16-byte alignment, which is all SSE needs.
+    if (nbytes <= kSmallBytes) {
+      data_ = std::malloc(std::max<size_t>(nbytes, 1));
+    } else {
+      size_t rounded = (nbytes + 63) / 64 * 64;   // aligned_alloc wants a multiple of the alignment
+      data_ = std::aligned_alloc(64, rounded);
+    }
     ATTO_CHECK(data_ != nullptr, "[storage] out of memory allocating {} bytes on the cpu", nbytes);
   } else {
     data_ = ATTO_CUDA_ONLY(device_alloc, nbytes, device.index);

@@ -1,6 +1,8 @@
 // tensor/storage.h -- a reference-counted block of bytes on one device. Tensors (handles) point at a
 // Storage through a shared_ptr; views share it. CPU memory is 64-byte aligned (one cache line, and
-// wide enough for AVX-512 loads).
+// wide enough for AVX-512 loads), except buffers of at most kSmallBytes: those come from plain malloc
+// (16-byte aligned), since an aligned allocation costs several times more and tiny tensors are
+// the ones whose per-op overhead matters.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -11,6 +13,7 @@ namespace atto {
 
 class Storage {
  public:
+  static constexpr size_t kSmallBytes = 1024;
   Storage(size_t nbytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
