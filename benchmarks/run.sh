@@ -17,6 +17,8 @@
 # `nice -n -15 benchmarks/run.sh` keeps the measurements from being descheduled.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/../scripts/common.sh"
+ensure_packages python3-torch libtorch-dev   # the PyTorch twins (Debian's PyTorch 1.13)
 BUILD="$(cd "${1:-$HERE/../build}" && pwd)"
 WHAT="${2:-all}"
 PY=/usr/bin/python3
