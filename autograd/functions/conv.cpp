@@ -207,8 +207,8 @@ PoolParams pool_params(const char* op, const Tensor& input, Size2 kernel, Size2 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding,
               Size2 dilation, int64_t groups) {
   check_input("conv2d", input);
-  ATTO_CHECK(weight.defined() && weight.ndim() == 4, "[conv2d] expected weight with 4 dims [C_out, C_in/groups, kH, kW], got {}",
-             shape_of(weight));
+  ATTO_CHECK(weight.defined() && weight.ndim() == 4,
+             "[conv2d] expected weight with 4 dims [C_out, C_in/groups, kH, kW], got {}", shape_of(weight));
   check_same_device(input, weight, "conv2d");
   ATTO_CHECK(weight.dtype() == input.dtype(), "[conv2d] input is {} but weight is {}", input.dtype(), weight.dtype());
   check_window_args("conv2d", "stride", stride, false);
