@@ -85,7 +85,9 @@ template <class T> void im2col(const Window2d& g, const T* x, int64_t nb, T* col
                        const int64_t base = (oh * g.sH - g.pH + i * g.dH) * g.W + j * g.dW - g.pW;
                        T* orow = out + oh * g.oW;
                        std::fill(orow, orow + w0, T(0));
-                       for (int64_t ow = w0; ow < w1; ++ow) orow[ow] = xp[base + ow * g.sW];
+                       if (g.sW == 1) std::copy(xp + (base + w0), xp + (base + w1), orow + w0);
+                       else
+                         for (int64_t ow = w0; ow < w1; ++ow) orow[ow] = xp[base + ow * g.sW];
                        std::fill(orow + w1, orow + g.oW, T(0));
                      }
                      std::fill(out + h1 * g.oW, out + L, T(0));
@@ -113,7 +115,12 @@ template <class T> void col2im(const Window2d& g, const T* cols, int64_t nb, T* 
                        for (int64_t oh = h0; oh < h1; ++oh) {
                          const int64_t base = (oh * g.sH - g.pH + i * g.dH) * g.W + j * g.dW - g.pW;
                          const T* crow = col + oh * g.oW;
-                         for (int64_t ow = w0; ow < w1; ++ow) xp[base + ow * g.sW] += crow[ow];
+                         if (g.sW == 1) {   // contiguous: vectorises
+                           T* xrow = xp + (base + w0);
+                           for (int64_t k = 0; k < w1 - w0; ++k) xrow[k] += crow[w0 + k];
+                         } else {
+                           for (int64_t ow = w0; ow < w1; ++ow) xp[base + ow * g.sW] += crow[ow];
+                         }
                        }
                      }
                  }
