@@ -94,6 +94,59 @@ TEST_CASE("conv2d passes gradcheck in float64 for every configuration") {
   }
 }
 
+namespace {
+
+// out[n, co, oh, ow] = b[co] + sum over the group's channels ci and taps (i, j) of
+// x[n, ci, oh*sH - pH + i*dH, ow*sW - pW + j*dW] * w[co, ci - first, i, j]: the definition, loop by loop.
+std::vector<double> direct_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Size2 s, Size2 p, Size2 d,
+                                  int64_t groups, int64_t oH, int64_t oW) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t Co = w.size(0), Cg = w.size(1), kH = w.size(2), kW = w.size(3);
+  const std::vector<double> xv = x.to_vector<double>(), wv = w.to_vector<double>(), bv = b.to_vector<double>();
+  std::vector<double> out;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t co = 0; co < Co; ++co)
+      for (int64_t oh = 0; oh < oH; ++oh)
+        for (int64_t ow = 0; ow < oW; ++ow) {
+          double acc = bv[size_t(co)];
+          const int64_t first = co / (Co / groups) * Cg;
+          for (int64_t ci = 0; ci < Cg; ++ci)
+            for (int64_t i = 0; i < kH; ++i)
+              for (int64_t j = 0; j < kW; ++j) {
+                const int64_t h = oh * s.h - p.h + i * d.h, v = ow * s.w - p.w + j * d.w;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                acc += xv[size_t(((n * C + first + ci) * H + h) * W + v)] *
+                       wv[size_t(((co * Cg + ci) * kH + i) * kW + j)];
+              }
+          out.push_back(acc);
+        }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d matches a direct convolution and passes gradcheck over random geometries") {
+  std::mt19937 rng(2024);
+  auto pick = [&](int lo, int hi) { return int64_t(std::uniform_int_distribution<int>(lo, hi)(rng)); };
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t groups = pick(1, 3), N = pick(1, 2), Cg = pick(1, 2), Cog = pick(1, 2);
+    const Size2 k{pick(1, 4), pick(1, 4)}, s{pick(1, 3), pick(1, 3)};
+    const Size2 p{pick(0, 3), pick(0, 3)}, d{pick(1, 3), pick(1, 3)};
+    const int64_t H = std::max<int64_t>(1, d.h * (k.h - 1) + 1 - 2 * p.h + pick(0, 5));
+    const int64_t W = std::max<int64_t>(1, d.w * (k.w - 1) + 1 - 2 * p.w + pick(0, 5));
+    const int64_t oH = (H + 2 * p.h - d.h * (k.h - 1) - 1) / s.h + 1;
+    const int64_t oW = (W + 2 * p.w - d.w * (k.w - 1) - 1) / s.w + 1;
+    CAPTURE(trial);
+    Tensor x = uniform({N, Cg * groups, H, W}, -1, 1, uint64_t(100 + trial));
+    Tensor w = uniform({Cog * groups, Cg, k.h, k.w}, -1, 1, uint64_t(200 + trial));
+    Tensor b = uniform({Cog * groups}, -1, 1, uint64_t(300 + trial));
+    Tensor y = conv2d(x, w, b, s, p, d, groups);
+    REQUIRE(y.shape() == Shape{N, Cog * groups, oH, oW});
+    CHECK_ALLCLOSE(y, direct_conv2d(x, w, b, s, p, d, groups, oH, oW), 1e-12, 1e-12);
+    CHECK_GRADCHECK([&](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], s, p, d, groups); }, {x, w, b});
+  }
+}
+
 TEST_CASE("conv2d reads an NHWC tensor permuted to NCHW") {
   Tensor x = R::nhwc_x.tensor().permute({0, 3, 1, 2});
   REQUIRE_FALSE(x.is_contiguous());
