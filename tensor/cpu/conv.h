@@ -6,13 +6,17 @@
 //
 // NOTE [ im2col layout ]
 // A convolution becomes a matrix product once every receptive field is copied out as a column.
-// For a chunk of nb images the column matrix has C * kH * kW rows and nb * oH * oW columns:
+// Say one 3x3 image (C = 1), a 2x2 kernel, stride 1, no padding: 2x2 outputs, so 4 columns.
 //
-//                     image 0: oH*oW cols      image 1: oH*oW cols    ...
-//                   +-----------------------+-----------------------+
-//   row (c, i, j)   | x0[c, oh*sH - pH + i*dH, ow*sW - pW + j*dW]   |   column oh * oW + ow,
-//   = (c*kH+i)*kW+j |   (0 where that falls in the padding)         |   offset by b * oH*oW
-//                   +-----------------------+-----------------------+
+//   x = a b c      cols      column: 0  1  2  3   (output pixel (0,0) (0,1) (1,0) (1,1))
+//       d e f      row (c=0, i=0, j=0)  a  b  d  e
+//       g h i      row (c=0, i=0, j=1)  b  c  e  f
+//                  row (c=0, i=1, j=0)  d  e  g  h
+//                  row (c=0, i=1, j=1)  e  f  h  i
+//
+// In general, for a chunk of nb images, cols has C * kH * kW rows and nb * oH*oW columns; row
+// (c * kH + i) * kW + j, column b * oH*oW + oh * oW + ow holds x_b[c, oh*sH - pH + i*dH, ow*sW - pW + j*dW]
+// (image b of the chunk), or 0 where that pixel falls in the padding.
 //
 // Channel c's rows are contiguous, so group g's rows are the block [g * K, (g + 1) * K) with
 // K = C/groups * kH * kW, and weight (C_out, C/groups, kH, kW) is already the matrix (C_out, K):
@@ -20,7 +24,8 @@
 //   out_g (C_out/groups, nb * oH*oW) = W_g (C_out/groups, K) @ cols_g (K, nb * oH*oW)
 //
 // which has images side by side; it is scattered back to NCHW (adding the bias on the way). With
-// nb = 1 the product already is NCHW and is written in place. Backward runs the same layout:
+// nb = 1 the product already is NCHW and is written in place. Backward uses the same layout, with dout
+// (dy) first copied side by side:
 //   dcols_g = W_g^T @ dout_g    then col2im adds each column entry back to its pixel  (dinput)
 //   dW_g   += dout_g @ cols_g^T summed over chunks in order                          (dweight)
 //
