@@ -2,6 +2,7 @@
 #pragma once
 #include "autograd/function.h"
 #include "autograd/functions/broadcast.h"
+#include "autograd/functions/conv.h"
 #include "autograd/functions/elementwise.h"
 #include "autograd/functions/index.h"
 #include "autograd/functions/losses.h"
