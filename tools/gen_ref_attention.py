@@ -25,11 +25,25 @@ ref = Ref("attention")
 D = torch.float64
 
 
-def safe_softmax(scores):
-    """softmax over the last dim; a row whose scores are all -inf gets 0s (PyTorch >= 2.5 sdpa)."""
-    w = torch.softmax(scores, dim=-1)
-    dead = torch.isneginf(scores).all(dim=-1, keepdim=True)
-    return torch.where(dead, torch.zeros_like(w), w)
+class SafeSoftmax(torch.autograd.Function):
+    """PyTorch >= 2.5's at::_safe_softmax over the last dim: softmax, with 0s in a row whose scores are
+    all -inf; its backward is softmax's, from the result (derivatives.yaml), so those rows pass 0."""
+
+    @staticmethod
+    def forward(ctx, scores):
+        w = torch.softmax(scores, dim=-1)
+        dead = torch.isneginf(scores).all(dim=-1, keepdim=True)
+        w = torch.where(dead, torch.zeros_like(w), w)
+        ctx.save_for_backward(w)
+        return w
+
+    @staticmethod
+    def backward(ctx, dw):
+        (w,) = ctx.saved_tensors
+        return w * (dw - (dw * w).sum(dim=-1, keepdim=True))
+
+
+safe_softmax = SafeSoftmax.apply
 
 
 def sdpa(q, k, v, mask=None, is_causal=False, scale=None):

@@ -111,7 +111,7 @@ AttentionOutput attention_with_weights(const Tensor& q, const Tensor& k, const T
              q.shape());
 
   // Causal: query i sees keys j <= i -- PyTorch's ones(L, S).tril().
-  Tensor mask = attn_mask;
+  Tensor mask = attn_mask;   // (causal rows always see key 0: none is fully masked)
   if (is_causal) {
     Tensor i = arange(double(L), {.dtype = kInt64, .device = q.device()}).unsqueeze(1);   // (L, 1)
     Tensor j = arange(double(S), {.dtype = kInt64, .device = q.device()});                // (S)
@@ -121,7 +121,7 @@ AttentionOutput attention_with_weights(const Tensor& q, const Tensor& k, const T
 
   Tensor scores = matmul(mul(q, s), k.transpose(-2, -1));             // (..., L, E) @ (..., E, S) -> (..., L, S)
   scores = apply_mask(scores, mask);                                  // (..., L, S)
-  Tensor weights = masked_softmax(scores, mask.defined(), fully_masked);   // (..., L, S), rows sum to 1
+  Tensor weights = masked_softmax(scores, attn_mask.defined(), fully_masked);   // (..., L, S), rows sum to 1
   Tensor dropped = dropout(weights, dropout_p, true, gen);            // (..., L, S)
   Tensor out = matmul(dropped, v);                                    // (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
   return {out, weights};
@@ -174,6 +174,9 @@ AttentionOutput additive_attention(const Tensor& query, const Tensor& keys, cons
   ATTO_CHECK(w_q.size(1) == query.size(-1) && w_k.size(1) == keys.size(-1) && w_q.size(0) == w_k.size(0),
              "[{}] w_q {} must be (H, Dq) for query {} and w_k {} (H, Dk) for keys {}", op, w_q.shape(),
              query.shape(), w_k.shape(), keys.shape());
+  ATTO_CHECK(values.ndim() >= 2 && values.size(-2) == keys.size(-2),
+             "[{}] keys {} and values {} need the same number S of positions (dim -2)", op, keys.shape(),
+             values.shape());
   check_floating_same(query, w_q, "query", "w_q", op);
   check_floating_same(keys, w_k, "keys", "w_k", op);
   Tensor pq = linear(query, w_q);   // (..., Dq) -> (..., H)

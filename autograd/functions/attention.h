@@ -12,7 +12,7 @@
 //   * float (the query's dtype): added to the scores (0 = take part, -inf = masked out, anything in
 //     between biases the score).
 // This is PyTorch 2.x's sdpa convention. Beware: nn.MultiheadAttention's bool masks mean the
-// opposite (true = masked out); its module converts before calling these functions.
+// opposite (true = masked out): a module mirroring it must invert them (logical_not) first.
 //
 // NOTE [ Fully masked rows ]
 // A query whose scores are all -inf (every key masked out) has no softmax: exp(-inf) / sum = 0 / 0.
