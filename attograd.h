@@ -1,6 +1,7 @@
 // attograd.h -- the one header a user includes. Everything lives in namespace atto.
 #pragma once
 #include "autograd/function.h"
+#include "autograd/functions/attention.h"
 #include "autograd/functions/broadcast.h"
 #include "autograd/functions/conv.h"
 #include "autograd/functions/elementwise.h"
