@@ -434,7 +434,8 @@ std::vector<double> OneCycleLR::get_lr() {
         const double pct = (double(step_num) - start_step) / (ph.end_step - start_step);
         lr = anneal(optimizer_.get_option(g, ph.start_lr), optimizer_.get_option(g, ph.end_lr), pct);
         if (options_.cycle_momentum)
-          momentum = anneal(optimizer_.get_option(g, ph.start_momentum), optimizer_.get_option(g, ph.end_momentum), pct);
+          momentum =
+              anneal(optimizer_.get_option(g, ph.start_momentum), optimizer_.get_option(g, ph.end_momentum), pct);
         break;
       }
       start_step = ph.end_step;
@@ -449,7 +450,9 @@ std::vector<double> OneCycleLR::get_lr() {
 
 SequentialLR::SequentialLR(Optimizer& opt, std::vector<std::shared_ptr<LRScheduler>> schedulers,
                            std::vector<int64_t> milestones, int64_t last_epoch)
-    : LRScheduler("SequentialLR", opt, last_epoch), schedulers_(std::move(schedulers)), milestones_(std::move(milestones)) {
+    : LRScheduler("SequentialLR", opt, last_epoch),
+      schedulers_(std::move(schedulers)),
+      milestones_(std::move(milestones)) {
   ATTO_CHECK(!schedulers_.empty(), "[SequentialLR] needs at least one scheduler");
   for (size_t i = 0; i < schedulers_.size(); ++i)
     ATTO_CHECK(schedulers_[i] && &schedulers_[i]->optimizer() == &opt,
@@ -469,7 +472,8 @@ SequentialLR::SequentialLR(Optimizer& opt, std::vector<std::shared_ptr<LRSchedul
 
 void SequentialLR::step() {
   ++last_epoch_;
-  const size_t idx = size_t(std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch_) - milestones_.begin());
+  const auto next = std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch_);
+  const size_t idx = size_t(next - milestones_.begin());
   LRScheduler& s = *schedulers_[idx];
   if (idx > 0 && milestones_[idx - 1] == last_epoch_) {
     if (auto* warm = dynamic_cast<CosineAnnealingWarmRestarts*>(&s)) warm->step(0.0);

@@ -18,8 +18,9 @@ struct Setup {
   std::unique_ptr<Optimizer> opt;
   explicit Setup(bool adam = false) {
     if (adam)
-      opt = std::make_unique<Adam>(std::vector<ParamGroup<AdamOptions>>{{{ps[0]}, {.lr = 0.1}}, {{ps[1]}, {.lr = 0.05}}},
-                                   AdamOptions{.lr = 0.1});
+      opt = std::make_unique<Adam>(
+          std::vector<ParamGroup<AdamOptions>>{{{ps[0]}, {.lr = 0.1}}, {{ps[1]}, {.lr = 0.05}}},
+          AdamOptions{.lr = 0.1});
     else
       opt = std::make_unique<SGD>(std::vector<ParamGroup<SGDOptions>>{{{ps[0]}, {.lr = 0.1, .momentum = 0.9}},
                                                                       {{ps[1]}, {.lr = 0.05, .momentum = 0.9}}},

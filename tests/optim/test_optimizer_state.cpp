@@ -90,7 +90,7 @@ TEST_CASE("optim state names are PyTorch's") {
   {
     Lion opt(ps, {});
     CHECK(names_after_steps(opt) == V{"exp_avg"});
-    CHECK(testing::optim_util::throws_with([&] { opt.state(ps[0], "exp_avg_sq"); }, {"[Lion]", "exp_avg_sq", "exp_avg"}));
+    CHECK(throws_with([&] { opt.state(ps[0], "exp_avg_sq"); }, {"[Lion]", "exp_avg_sq", "exp_avg"}));
   }
 }
 
@@ -106,7 +106,8 @@ TEST_CASE("optim state tensors are live: exp_avg is Adam's first moment") {
 }
 
 TEST_CASE("optim state_dict round trip resumes bitwise") {
-  check_resume([](auto ps) { return std::make_unique<SGD>(ps, SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true}); });
+  check_resume(
+      [](auto ps) { return std::make_unique<SGD>(ps, SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true}); });
   check_resume([](auto ps) { return std::make_unique<Adam>(ps, AdamOptions{.lr = 0.01, .amsgrad = true}); });
   check_resume([](auto ps) { return std::make_unique<AdamW>(ps, AdamWOptions{.lr = 0.01}); });
   check_resume([](auto ps) {
@@ -158,7 +159,6 @@ TEST_CASE("optim state_dict layout: indexed names and group options") {
 }
 
 TEST_CASE("optim load_state_dict mismatches give clear errors") {
-  using testing::optim_util::throws_with;
   std::vector<Tensor> ps = fresh_params();
   Adam opt(ps, {});
   train_step(opt, ps);
@@ -192,7 +192,8 @@ TEST_CASE("optim load_state_dict mismatches give clear errors") {
 
 TEST_CASE("optim options by name and lr per group") {
   std::vector<Tensor> ps = fresh_params();
-  std::vector<ParamGroup<SGDOptions>> gs{{{ps[0], ps[1]}, {.lr = 0.1, .momentum = 0.9}}, {{ps[2], ps[3]}, {.lr = 0.01}}};
+  std::vector<ParamGroup<SGDOptions>> gs{{{ps[0], ps[1]}, {.lr = 0.1, .momentum = 0.9}},
+                                         {{ps[2], ps[3]}, {.lr = 0.01}}};
   SGD opt(std::move(gs), {.lr = 0.01});
   CHECK(opt.num_param_groups() == 2);
   CHECK(opt.lr(0) == 0.1);
@@ -203,8 +204,8 @@ TEST_CASE("optim options by name and lr per group") {
   CHECK(opt.get_option(0, "nesterov") == 0.0);
   CHECK(opt.has_option(0, "dampening"));
   CHECK_FALSE(opt.has_option(0, "betas.0"));
-  CHECK(testing::optim_util::throws_with([&] { opt.get_option(0, "betas.0"); }, {"[SGD]", "betas.0"}));
-  CHECK(testing::optim_util::throws_with([&] { opt.lr(2); }, {"[SGD]", "group 2"}));
+  CHECK(throws_with([&] { opt.get_option(0, "betas.0"); }, {"[SGD]", "betas.0"}));
+  CHECK(throws_with([&] { opt.lr(2); }, {"[SGD]", "group 2"}));
   opt.add_param_group(std::vector<Tensor>{zeros({2}, {.dtype = kFloat64, .requires_grad = true})});
   CHECK(opt.lr(2) == 0.01);   // the defaults
   LBFGS lbfgs({ps[0]}, {});
