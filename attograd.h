@@ -16,6 +16,7 @@
 #include "autograd/graph_print.h"
 #include "autograd/node.h"
 #include "nn/safetensors.h"
+#include "optim/optim.h"
 #include "tensor/npy.h"
 #include "tensor/print.h"
 #include "tensor/random.h"
