@@ -13,6 +13,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/graph_print.h"
 #include "autograd/node.h"
+#include "nn/rnn.h"
 #include "tensor/npy.h"
 #include "tensor/print.h"
 #include "tensor/random.h"
