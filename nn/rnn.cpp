@@ -62,6 +62,30 @@ Tensor gru_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Ten
   return n + z * (h - n);
 }
 
+// The T steps of x [T, ...] as views [...]. A step's view is a narrow of x, and a narrow's backward
+// materialises a gradient of its input's full size: T steps cut straight from x would cost
+// O(T^2) in backward. Halving recursively costs O(T log T): each level's pieces add up to x.
+void unbind_steps(const Tensor& x, int64_t first, std::vector<Tensor>& out) {
+  const int64_t n = x.size(0);
+  if (n == 1) {
+    out[size_t(first)] = x.select(0, 0);
+    return;
+  }
+  const int64_t half = n / 2;
+  unbind_steps(x.narrow(0, 0, half), first, out);
+  unbind_steps(x.narrow(0, half, n - half), first + half, out);
+}
+
+std::vector<Tensor> unbind_steps(const Tensor& x) {
+  std::vector<Tensor> out(static_cast<size_t>(x.size(0)));
+  if (!x.requires_grad()) {   // no backward: plain selects
+    for (int64_t t = 0; t < x.size(0); ++t) out[size_t(t)] = x.select(0, t);
+  } else {
+    unbind_steps(x, 0, out);
+  }
+  return out;
+}
+
 // ---- checks ------------------------------------------------------------------------------------------
 
 // Weights of one layer and direction: w_ih [G * H, in_features], w_hh [G * H, H], biases [G * H].
@@ -250,12 +274,13 @@ RNNResult rnn_forward(RNNMode mode, const Tensor& input, const Tensor& h0, const
       // The input half of every gate, for all steps at once: [T * B, I] @ W_ih^T + b_ih -> [T, B, G * H].
       const int64_t in_features = layer_input.size(2);
       Tensor xw = linear(layer_input.reshape({T * B, in_features}), w_ih, b_ih).view({T, B, G * H});
+      std::vector<Tensor> xw_steps = unbind_steps(xw);   // xw_steps[t] is xw[t]: [B, G * H]
 
       Tensor h = hx.select(0, idx), c = is_lstm ? cx.select(0, idx) : Tensor();
       std::vector<Tensor> outputs(static_cast<size_t>(T));
       for (int64_t s = 0; s < T; ++s) {
         const int64_t t = d == 0 ? s : T - 1 - s;   // the reverse direction walks from the end
-        Tensor xw_t = xw.select(0, t);              // [B, G * H]
+        const Tensor& xw_t = xw_steps[size_t(t)];
         Tensor h_new, c_new;
         switch (mode) {
           case RNNMode::RNN_TANH: h_new = rnn_step(xw_t, h, w_hh, b_hh, false); break;
