@@ -10,6 +10,7 @@
 
 #include "autograd/functions/elementwise.h"
 #include "autograd/functions/matmul.h"
+#include "autograd/functions/rnn_cells.h"
 #include "autograd/functions/shape_ops.h"
 
 namespace atto {
@@ -39,14 +40,24 @@ Tensor rnn_step(const Tensor& xw, const Tensor& h, const Tensor& w_hh, const Ten
 // gates = xw + h @ W_hh^T + b_hh, split in PyTorch's order i, f, g, o:
 //   c' = sigmoid(f) * c + sigmoid(i) * tanh(g)
 //   h' = sigmoid(o) * tanh(c')
-std::pair<Tensor, Tensor> lstm_step(const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
-                                    const Tensor& b_hh) {
+std::pair<Tensor, Tensor> lstm_step_composite(const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
+                                              const Tensor& b_hh) {
   Tensor gates = xw + linear(h, w_hh, b_hh);
   std::vector<Tensor> g = chunk(gates, 4, 1);
   Tensor in_gate = sigmoid(g[0]), forget_gate = sigmoid(g[1]), cell_cand = tanh(g[2]), out_gate = sigmoid(g[3]);
   Tensor c_new = forget_gate * c + in_gate * cell_cand;
   Tensor h_new = out_gate * tanh(c_new);
   return {h_new, c_new};
+}
+
+// The same step with the pointwise part (everything after the gates) as one fused op on the CPU:
+// one node instead of eleven, which roughly halves the time of an LSTM's backward.
+std::pair<Tensor, Tensor> lstm_step(const Tensor& xw, const Tensor& h, const Tensor& c, const Tensor& w_hh,
+                                    const Tensor& b_hh) {
+  if (xw.device().is_cuda()) return lstm_step_composite(xw, h, c, w_hh, b_hh);
+  const int64_t H = c.size(1);
+  Tensor hc = lstm_pointwise(xw + linear(h, w_hh, b_hh), c);   // [B, 2H] = [h' | c']
+  return {hc.narrow(1, 0, H), hc.narrow(1, H, H)};
 }
 
 // The reset gate r scales only the recurrent part of the candidate n, so the two projections are
@@ -162,6 +173,15 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const std::pair<Tensor, Ten
   if (!batched) return {h.squeeze(0), c.squeeze(0)};
   return {h, c};
 }
+
+namespace detail {
+std::pair<Tensor, Tensor> lstm_cell_composite(const Tensor& x, const std::pair<Tensor, Tensor>& hc, const Tensor& w_ih,
+                                              const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+  check_cell("lstm_cell", 4, x, {&hc.first, &hc.second}, w_ih, w_hh, b_ih, b_hh);
+  ATTO_CHECK(x.ndim() == 2, "[lstm_cell] the composite form takes batched inputs, got {}", x.shape());
+  return lstm_step_composite(linear(x, w_ih, b_ih), hc.first, hc.second, w_hh, b_hh);
+}
+}  // namespace detail
 
 Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                 const Tensor& b_hh) {

@@ -40,6 +40,13 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const std::pair<Tensor, Ten
 Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih = {},
                 const Tensor& b_hh = {});
 
+namespace detail {
+// lstm_cell written with chunk/sigmoid/tanh/mul/add only: the reference the fused fast path
+// (lstm_pointwise, autograd/functions/rnn_cells.h) is tested against; used for CUDA tensors.
+std::pair<Tensor, Tensor> lstm_cell_composite(const Tensor& x, const std::pair<Tensor, Tensor>& hc, const Tensor& w_ih,
+                                              const Tensor& w_hh, const Tensor& b_ih = {}, const Tensor& b_hh = {});
+}  // namespace detail
+
 // ---- variable-length batches ---------------------------------------------------------------------
 // The valid length of each sequence of a padded batch, in batch order (any order: no sorting
 // needed), each in [0, T]. Empty (the default) means every sequence has all T steps. Built from an

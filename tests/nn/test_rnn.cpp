@@ -2,6 +2,7 @@
 // (tools/gen_ref_rnn.py): outputs, final states and the gradients of the input, the initial state
 // and every parameter, in float32 and float64; variable lengths against packed sequences; float64
 // gradcheck on tiny sizes; non-contiguous operands; errors.
+#include "autograd/functions/rnn_cells.h"
 #include "reference/rnn.h"
 #include "test_util.h"
 
@@ -310,6 +311,44 @@ TEST_CASE("rnn layers pass gradcheck in float64 with two bidirectional layers an
           in);
     }
   }
+}
+
+// ---- the fused LSTM step against the composite --------------------------------------------------------------
+
+TEST_CASE("lstm_pointwise matches the composite lstm cell and passes gradcheck") {
+  for (DType dtype : {kFloat32, kFloat64}) {
+    CAPTURE(dtype);
+    const int64_t B = 3, I = 4, H = 5;
+    std::vector<Tensor> fused_in = {uniform({B, I}, -2, 2, 1, dtype), uniform({B, H}, -1, 1, 2, dtype),
+                                    uniform({B, H}, -2, 2, 3, dtype)};
+    uint64_t seed = 10;
+    for (const Shape& s : param_shapes(RNNMode::LSTM, I, H, 1, false, true))
+      fused_in.push_back(uniform(s, -1, 1, seed++, dtype));
+    std::vector<Tensor> comp_in;
+    for (Tensor& t : fused_in) comp_in.push_back(t.detach().clone().requires_grad_());
+    for (Tensor& t : fused_in) t.requires_grad_();
+    auto [h1, c1] = lstm_cell(fused_in[0], {fused_in[1], fused_in[2]}, fused_in[3], fused_in[4], fused_in[5],
+                              fused_in[6]);
+    auto [h2, c2] = detail::lstm_cell_composite(comp_in[0], {comp_in[1], comp_in[2]}, comp_in[3], comp_in[4],
+                                                comp_in[5], comp_in[6]);
+    const double tol = dtype == kFloat32 ? 1e-6 : 1e-14;
+    CHECK_ALLCLOSE(h1, h2, tol, tol);
+    CHECK_ALLCLOSE(c1, c2, tol, tol);
+    Tensor wh = uniform({B, H}, -1, 1, 20, dtype), wc = uniform({B, H}, -1, 1, 21, dtype);
+    ((h1 * wh).sum() + (c1 * wc).sum()).backward();
+    ((h2 * wh).sum() + (c2 * wc).sum()).backward();
+    for (size_t i = 0; i < fused_in.size(); ++i) {
+      CAPTURE(i);
+      CHECK_ALLCLOSE(fused_in[i].grad(), comp_in[i].grad(), tol, tol);
+    }
+  }
+  // The op alone, with strided operands.
+  Tensor gates = uniform({16, 3}, -2, 2, 5).t(), c = uniform({3, 4}, -2, 2, 6);
+  REQUIRE(!gates.is_contiguous());
+  CHECK_GRADCHECK([](const std::vector<Tensor>& v) { return lstm_pointwise(v[0], v[1]); }, {gates, c});
+  CHECK_THROWS_WITH_AS(lstm_pointwise(zeros({3, 8}), zeros({3, 3})),
+                       doctest::Contains("[lstm_pointwise] expects gates [B, 4H] and c [B, H], got gates [3, 8] and c [3, 3]"),
+                       atto::Error);
 }
 
 // ---- behaviour ---------------------------------------------------------------------------------------------
