@@ -8,6 +8,7 @@
 #include "autograd/functions/matmul.h"
 #include "autograd/functions/nn_functional.h"
 #include "autograd/functions/reduce.h"
+#include "autograd/functions/rnn_cells.h"
 #include "autograd/functions/shape_ops.h"
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
