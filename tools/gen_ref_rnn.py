@@ -12,7 +12,9 @@ and records, for float32 and float64 runs on the same values:
     {case}_out, {case}_h_n, {case}_c_n   forward results (float32 run), *_64 from the float64 run
     {case}_gx, {case}_gh0, {case}_gc0, {case}_gparams   gradients (float32 run), *_64 likewise
 Variable-length cases have non-empty {case}_lengths and run through
-pack_padded_sequence(enforce_sorted=False) / pad_packed_sequence(total_length=T). Every case writes
+pack_padded_sequence(enforce_sorted=False) / pad_packed_sequence(total_length=T). For the modules
+(nn::LSTM, ...), {case}_keys and {case}_repr hold the module's state_dict keys (joined by spaces)
+and its repr(), as character codes (see text()). Every case writes
 every entry, so the C++ side can use one table; an entry a case lacks is empty (shape [0]). Cells
 use the same names with h_n/c_n for h'/c' and h0/c0 for h/c.
 """
@@ -23,6 +25,11 @@ from refgen import Ref
 torch.manual_seed(0)
 ref = Ref("rnn")
 NONE = torch.zeros(0)   # an entry a case does not have (no initial state, not an LSTM, no lengths)
+
+
+def text(s):
+    # a string as a 1-d tensor of its character codes (RefTensor holds numbers only)
+    return torch.tensor([ord(ch) for ch in s], dtype=torch.int64)
 
 
 def draw(*shape):
@@ -40,6 +47,8 @@ def run_layer(name, kind, I, H, T, B, num_layers=1, bidirectional=False, batch_f
     state = {k: draw(*v.shape) * 0.5 for k, v in module.state_dict().items()}
     names = list(module._flat_weights_names)
     assert names == list(state.keys())
+    ref.add(f"{name}_keys", text(" ".join(names)))
+    ref.add(f"{name}_repr", text(repr(module)))
     D = 2 if bidirectional else 1
     if unbatched:
         x = draw(T, I)
@@ -96,6 +105,8 @@ def run_cell(name, kind, I, H, B, bias=True, nonlinearity="tanh", unbatched=Fals
     module = cls(I, H, **kwargs).double()
     state = {k: draw(*v.shape) * 0.5 for k, v in module.state_dict().items()}
     names = list(state.keys())   # weight_ih, weight_hh, bias_ih, bias_hh
+    ref.add(f"{name}_keys", text(" ".join(names)))
+    ref.add(f"{name}_repr", text(repr(module)))
     x = draw(I) if unbatched else draw(B, I)
     h = draw(H) if unbatched else draw(B, H)
     c = draw(*h.shape) if kind == "lstm" else None
