@@ -1,5 +1,7 @@
 # Finds what the core needs and sets ATTO_BLAS_TARGET, ATTO_OPENMP_TARGET, ATTO_HAS_CUDA.
 find_package(fmt REQUIRED)
+# nlohmann-json: header-only, used privately by nn/safetensors.cpp (never in a public header).
+find_package(nlohmann_json 3.2 REQUIRED)
 
 # ---- BLAS: OpenBLAS's OpenMP build, so BLAS and our own loops share one thread pool ----
 set(ATTO_BLAS_TARGET "")

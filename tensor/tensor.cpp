@@ -89,6 +89,15 @@ template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 template std::vector<bool> Tensor::to_vector<bool>() const;
 
+void Tensor::set_data(const Tensor& src) const {
+  ATTO_CHECK(src.defined(), "[set_data] source tensor is undefined");
+  impl_->storage = src.storage();
+  impl_->offset = src.storage_offset();
+  impl_->shape = src.shape();
+  impl_->strides = src.strides();
+  impl_->dtype = src.dtype();
+}
+
 // ---- raw in-place writes -------------------------------------------------------------------------
 
 // NOTE [ In-place ops and autograd ]

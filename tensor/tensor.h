@@ -164,6 +164,10 @@ class Tensor {
   // Backpropagates from this tensor. `gradient` may be omitted for a one-element tensor.
   void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
   Tensor detach() const;                          // same storage, cut from the graph
+  // Points this tensor (every handle to it) at src's storage, shape, strides and dtype, keeping its
+  // autograd identity (requires_grad, hooks): how Module::to(dtype/device) converts parameters in place,
+  // so optimizers holding them see the change. Like PyTorch's `param.data = src`.
+  void set_data(const Tensor& src) const;
   void retain_grad() const;                       // keep .grad() on a non-leaf after backward
   bool retains_grad() const;
   void register_hook(GradHook hook) const;        // see GradHook
