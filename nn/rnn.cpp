@@ -8,10 +8,13 @@
 // that precomputed input projection `xw`, and the public cells are  step(linear(x, w_ih, b_ih), ...).
 #include "nn/rnn.h"
 
+#include <cmath>
+
 #include "autograd/functions/elementwise.h"
 #include "autograd/functions/matmul.h"
 #include "autograd/functions/rnn_cells.h"
 #include "autograd/functions/shape_ops.h"
+#include "nn/init.h"
 
 namespace atto {
 
@@ -354,8 +357,179 @@ RNNResult lstm(const Tensor& input, const std::pair<Tensor, Tensor>& h0c0, const
                const RNNForwardOptions& options) {
   return rnn_forward(RNNMode::LSTM, input, h0c0.first, h0c0.second, params, options, mode_name(RNNMode::LSTM));
 }
-RNNResult gru(const Tensor& input, const Tensor& h0, const std::vector<Tensor>& params, const RNNForwardOptions& options) {
+RNNResult gru(const Tensor& input, const Tensor& h0, const std::vector<Tensor>& params,
+              const RNNForwardOptions& options) {
   return rnn_forward(RNNMode::GRU, input, h0, {}, params, options, mode_name(RNNMode::GRU));
 }
+
+// ---- modules ------------------------------------------------------------------------------------------------
+namespace nn {
+
+namespace {
+
+RNNMode rnn_mode_of(const RNNOptions& o) {
+  ATTO_CHECK(o.nonlinearity == "tanh" || o.nonlinearity == "relu",
+             "[RNN] nonlinearity must be 'tanh' or 'relu', got '{}'", o.nonlinearity);
+  return o.nonlinearity == "relu" ? RNNMode::RNN_RELU : RNNMode::RNN_TANH;
+}
+
+// PyTorch's reset_parameters: every parameter U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+void init_uniform(const std::vector<Tensor>& params, int64_t hidden_size) {
+  const double bound = 1.0 / std::sqrt(double(hidden_size));
+  for (const Tensor& p : params)
+    if (p.defined()) init::uniform_(p, -bound, bound);
+}
+
+}  // namespace
+
+RNNBase::RNNBase(const char* type_name, RNNMode mode_in, RNNOptions options_in)
+    : Module(type_name), options(std::move(options_in)), mode(mode_in) {
+  const RNNOptions& o = options;
+  ATTO_CHECK(o.input_size > 0 && o.hidden_size > 0, "[{}] input_size and hidden_size must be positive, got {} and {}",
+             type_name, o.input_size, o.hidden_size);
+  ATTO_CHECK(o.num_layers >= 1, "[{}] num_layers must be at least 1, got {}", type_name, o.num_layers);
+  ATTO_CHECK(o.dropout >= 0.0 && o.dropout <= 1.0, "[{}] dropout must be in [0, 1], got {}", type_name, o.dropout);
+  const int64_t G = mode == RNNMode::LSTM ? 4 : mode == RNNMode::GRU ? 3 : 1, H = o.hidden_size;
+  const int64_t D = o.bidirectional ? 2 : 1;
+  for (int64_t layer = 0; layer < o.num_layers; ++layer) {
+    for (int64_t d = 0; d < D; ++d) {
+      std::string sfx = fmt::format("_l{}{}", layer, d ? "_reverse" : "");
+      int64_t in = layer == 0 ? o.input_size : D * H;
+      flat_weights.push_back(register_parameter("weight_ih" + sfx, empty({G * H, in})));
+      flat_weights.push_back(register_parameter("weight_hh" + sfx, empty({G * H, H})));
+      if (o.bias) {
+        flat_weights.push_back(register_parameter("bias_ih" + sfx, empty({G * H})));
+        flat_weights.push_back(register_parameter("bias_hh" + sfx, empty({G * H})));
+      }
+    }
+  }
+  reset_parameters();
+}
+
+void RNNBase::reset_parameters() { init_uniform(flat_weights, options.hidden_size); }
+
+// PyTorch's format: "10, 20, num_layers=2, batch_first=True, bidirectional=True".
+std::string RNNBase::extra_repr() const {
+  const RNNOptions& o = options;
+  std::string s = fmt::format("{}, {}", o.input_size, o.hidden_size);
+  if (o.num_layers != 1) s += fmt::format(", num_layers={}", o.num_layers);
+  if (!o.bias) s += ", bias=False";
+  if (o.batch_first) s += ", batch_first=True";
+  if (o.dropout != 0.0) s += fmt::format(", dropout={}", o.dropout);
+  if (o.bidirectional) s += ", bidirectional=True";
+  return s;
+}
+
+RNNResult RNNBase::run(const Tensor& input, const Tensor& h0, const Tensor& c0, const SeqLengths& lengths) {
+  const RNNOptions& o = options;
+  RNNForwardOptions f{.num_layers = o.num_layers,
+                      .has_biases = o.bias,
+                      .batch_first = o.batch_first,
+                      .bidirectional = o.bidirectional,
+                      .dropout = o.dropout,
+                      .training = is_training(),
+                      .lengths = lengths};
+  return rnn_forward(mode, input, h0, c0, flat_weights, f, type_name().c_str());
+}
+
+RNN::RNN(RNNOptions options) : RNNBase("RNN", rnn_mode_of(options), options) {}
+RNNOutput RNN::forward(const Tensor& input, const Tensor& h0, const SeqLengths& lengths) {
+  RNNResult r = run(input, h0, {}, lengths);
+  return {r.output, r.h_n};
+}
+RNNOutput RNN::operator()(const Tensor& input, const Tensor& h0, const SeqLengths& lengths) {
+  auto [output, h_n] = forward(input, h0, lengths);
+  return {run_hooks(output), h_n};
+}
+
+LSTM::LSTM(RNNOptions options) : RNNBase("LSTM", RNNMode::LSTM, std::move(options)) {}
+LSTMOutput LSTM::forward(const Tensor& input, const std::pair<Tensor, Tensor>& h0c0, const SeqLengths& lengths) {
+  RNNResult r = run(input, h0c0.first, h0c0.second, lengths);
+  return {r.output, {r.h_n, r.c_n}};
+}
+LSTMOutput LSTM::operator()(const Tensor& input, const std::pair<Tensor, Tensor>& h0c0, const SeqLengths& lengths) {
+  auto [output, state] = forward(input, h0c0, lengths);
+  return {run_hooks(output), state};
+}
+
+GRU::GRU(RNNOptions options) : RNNBase("GRU", RNNMode::GRU, std::move(options)) {}
+RNNOutput GRU::forward(const Tensor& input, const Tensor& h0, const SeqLengths& lengths) {
+  RNNResult r = run(input, h0, {}, lengths);
+  return {r.output, r.h_n};
+}
+RNNOutput GRU::operator()(const Tensor& input, const Tensor& h0, const SeqLengths& lengths) {
+  auto [output, h_n] = forward(input, h0, lengths);
+  return {run_hooks(output), h_n};
+}
+
+// ---- cells
+
+RNNCellBase::RNNCellBase(const char* type_name, RNNMode mode_in, RNNCellOptions options_in)
+    : Module(type_name), options(std::move(options_in)), mode(mode_in) {
+  const RNNCellOptions& o = options;
+  ATTO_CHECK(o.input_size > 0 && o.hidden_size > 0, "[{}] input_size and hidden_size must be positive, got {} and {}",
+             type_name, o.input_size, o.hidden_size);
+  const int64_t G = mode == RNNMode::LSTM ? 4 : mode == RNNMode::GRU ? 3 : 1, H = o.hidden_size;
+  weight_ih = register_parameter("weight_ih", empty({G * H, o.input_size}));
+  weight_hh = register_parameter("weight_hh", empty({G * H, H}));
+  if (o.bias) {
+    bias_ih = register_parameter("bias_ih", empty({G * H}));
+    bias_hh = register_parameter("bias_hh", empty({G * H}));
+  }
+  reset_parameters();
+}
+
+void RNNCellBase::reset_parameters() { init_uniform({weight_ih, weight_hh, bias_ih, bias_hh}, options.hidden_size); }
+
+// PyTorch's format: "10, 20" then ", bias=False" and ", nonlinearity=relu" when not the defaults.
+std::string RNNCellBase::extra_repr() const {
+  std::string s = fmt::format("{}, {}", options.input_size, options.hidden_size);
+  if (!options.bias) s += ", bias=False";
+  if (mode == RNNMode::RNN_RELU) s += ", nonlinearity=relu";
+  return s;
+}
+
+Tensor RNNCellBase::check_input(const Tensor& input) const {
+  ATTO_CHECK(input.defined() && (input.ndim() == 1 || input.ndim() == 2) &&
+                 input.shape().back() == options.input_size,
+             "[{}] expected input [batch, {}] or [{}] (input_size {}), got {}", type_name(), options.input_size,
+             options.input_size, options.input_size, input.defined() ? input.shape() : Shape{});
+  Shape state = input.ndim() == 2 ? Shape{input.size(0), options.hidden_size} : Shape{options.hidden_size};
+  return zeros(state, {.dtype = input.dtype(), .device = input.device()});
+}
+
+RNNCell::RNNCell(RNNCellOptions options)
+    : RNNCellBase("RNNCell",
+                  [&] {
+                    ATTO_CHECK(options.nonlinearity == "tanh" || options.nonlinearity == "relu",
+                               "[RNNCell] nonlinearity must be 'tanh' or 'relu', got '{}'", options.nonlinearity);
+                    return options.nonlinearity == "relu" ? RNNMode::RNN_RELU : RNNMode::RNN_TANH;
+                  }(),
+                  options) {}
+Tensor RNNCell::forward(const Tensor& input, const Tensor& h) {
+  Tensor zero = check_input(input);
+  const Tensor& hx = h.defined() ? h : zero;
+  return mode == RNNMode::RNN_RELU ? rnn_relu_cell(input, hx, weight_ih, weight_hh, bias_ih, bias_hh)
+                                    : rnn_tanh_cell(input, hx, weight_ih, weight_hh, bias_ih, bias_hh);
+}
+
+LSTMCell::LSTMCell(RNNCellOptions options) : RNNCellBase("LSTMCell", RNNMode::LSTM, std::move(options)) {}
+std::pair<Tensor, Tensor> LSTMCell::forward(const Tensor& input, const std::pair<Tensor, Tensor>& hc) {
+  Tensor zero = check_input(input);
+  return lstm_cell(input, {hc.first.defined() ? hc.first : zero, hc.second.defined() ? hc.second : zero}, weight_ih,
+                   weight_hh, bias_ih, bias_hh);
+}
+std::pair<Tensor, Tensor> LSTMCell::operator()(const Tensor& input, const std::pair<Tensor, Tensor>& hc) {
+  auto [h, c] = forward(input, hc);
+  return {run_hooks(h), c};
+}
+
+GRUCell::GRUCell(RNNCellOptions options) : RNNCellBase("GRUCell", RNNMode::GRU, std::move(options)) {}
+Tensor GRUCell::forward(const Tensor& input, const Tensor& h) {
+  Tensor zero = check_input(input);
+  return gru_cell(input, h.defined() ? h : zero, weight_ih, weight_hh, bias_ih, bias_hh);
+}
+
+}  // namespace nn
 
 }  // namespace atto

@@ -347,7 +347,8 @@ TEST_CASE("lstm_pointwise matches the composite lstm cell and passes gradcheck")
   REQUIRE(!gates.is_contiguous());
   CHECK_GRADCHECK([](const std::vector<Tensor>& v) { return lstm_pointwise(v[0], v[1]); }, {gates, c});
   CHECK_THROWS_WITH_AS(lstm_pointwise(zeros({3, 8}), zeros({3, 3})),
-                       doctest::Contains("[lstm_pointwise] expects gates [B, 4H] and c [B, H], got gates [3, 8] and c [3, 3]"),
+                       doctest::Contains("[lstm_pointwise] expects gates [B, 4H] and c [B, H], "
+                                         "got gates [3, 8] and c [3, 3]"),
                        atto::Error);
 }
 
@@ -408,7 +409,8 @@ TEST_CASE("rnn errors name the op and show the shapes") {
   const LayerCase& c = layer_cases()[1];   // lstm_1l: [T=6, B=2, I=4], H=5
   std::vector<Tensor> p = unflatten(c.params, param_shapes(c.mode, c.I, c.H, c.L, c.bi, c.bias), kFloat32);
   Tensor x = c.x.tensor(kFloat32);
-  CHECK_THROWS_WITH_AS(lstm(zeros({6, 2, 3}), {}, p), doctest::Contains("[lstm] input has 3 features (input is [6, 2, 3])"),
+  CHECK_THROWS_WITH_AS(lstm(zeros({6, 2, 3}), {}, p),
+                       doctest::Contains("[lstm] input has 3 features (input is [6, 2, 3])"),
                        atto::Error);
   CHECK_THROWS_WITH_AS(lstm(zeros({6, 2, 3}), {}, p), doctest::Contains("[20, 4]"), atto::Error);
   CHECK_THROWS_WITH_AS(lstm(zeros({2, 6, 2, 4}), {}, p), doctest::Contains("[lstm] input must be 3-d"), atto::Error);
@@ -428,4 +430,226 @@ TEST_CASE("rnn errors name the op and show the shapes") {
                        atto::Error);
   CHECK_THROWS_WITH_AS(gru_cell(zeros({2, 4}), zeros({2, 5}), p[0], p[1]), doctest::Contains("[gru_cell]"),
                        atto::Error);
+}
+
+// ---- modules --------------------------------------------------------------------------------------------------
+
+namespace {
+
+std::string text(const RefTensor& r) {
+  std::string s;
+  for (double v : r.values) s += char(int(v));
+  return s;
+}
+
+std::vector<std::string> words(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t next = s.find(' ', pos);
+    if (next == std::string::npos) next = s.size();
+    out.push_back(s.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return out;
+}
+
+// A state dict of the case's parameters under PyTorch's names (the recorded keys).
+StateDict state_dict_of(const std::vector<std::string>& keys, const std::vector<Tensor>& params) {
+  REQUIRE(keys.size() == params.size());
+  StateDict d;
+  for (size_t i = 0; i < keys.size(); ++i) d.insert(keys[i], params[i]);
+  return d;
+}
+
+nn::RNNOptions module_options(const LayerCase& c) {
+  nn::RNNOptions o{.input_size = c.I, .hidden_size = c.H, .num_layers = c.L, .bias = c.bias,
+                   .batch_first = c.batch_first, .bidirectional = c.bi};
+  if (c.mode == RNNMode::RNN_RELU) o.nonlinearity = "relu";
+  return o;
+}
+
+std::shared_ptr<nn::RNNBase> make_module(const LayerCase& c) {
+  switch (c.mode) {
+    case RNNMode::LSTM: return std::make_shared<nn::LSTM>(module_options(c));
+    case RNNMode::GRU: return std::make_shared<nn::GRU>(module_options(c));
+    default: return std::make_shared<nn::RNN>(module_options(c));
+  }
+}
+
+#define ATTO_MODULE_EXTRA(n) std::pair{&ref::rnn::n##_keys, &ref::rnn::n##_repr}
+
+// keys and repr of each layer case, in layer_cases() order.
+std::vector<std::pair<const RefTensor*, const RefTensor*>> layer_extras() {
+  return {ATTO_MODULE_EXTRA(lstm_2l_bi_bf), ATTO_MODULE_EXTRA(lstm_1l),        ATTO_MODULE_EXTRA(gru_2l_bi),
+          ATTO_MODULE_EXTRA(rnn_relu_2l),   ATTO_MODULE_EXTRA(rnn_tanh_bi_nobias), ATTO_MODULE_EXTRA(lstm_unbatched),
+          ATTO_MODULE_EXTRA(lstm_len),      ATTO_MODULE_EXTRA(gru_len_bf),     ATTO_MODULE_EXTRA(rnn_len)};
+}
+
+std::vector<std::pair<const RefTensor*, const RefTensor*>> cell_extras() {
+  return {ATTO_MODULE_EXTRA(lstm_cell),     ATTO_MODULE_EXTRA(gru_cell),
+          ATTO_MODULE_EXTRA(rnn_tanh_cell), ATTO_MODULE_EXTRA(rnn_relu_cell),
+          ATTO_MODULE_EXTRA(lstm_cell_nobias_unbatched), ATTO_MODULE_EXTRA(gru_cell_unbatched)};
+}
+
+}  // namespace
+
+TEST_CASE("rnn modules have PyTorch's parameter names and shapes and repr and load its state_dict") {
+  auto extras = layer_extras();
+  for (size_t k = 0; k < layer_cases().size(); ++k) {
+    const LayerCase& c = layer_cases()[k];
+    CAPTURE(c.name);
+    auto m = make_module(c);
+    std::vector<std::string> keys = words(text(*extras[k].first));
+    CHECK(m->named_parameters().keys() == keys);
+    CHECK(m->repr() == text(*extras[k].second));
+    std::vector<Shape> shapes = param_shapes(c.mode, c.I, c.H, c.L, c.bi, c.bias);
+    auto named = m->named_parameters();
+    size_t i = 0;
+    for (auto& [name, p] : named) CHECK(p.shape() == shapes[i++]);
+
+    // Load PyTorch's values, then run the module in float32 and float64 against the recorded results.
+    for (DType dtype : {kFloat32, kFloat64}) {
+      CAPTURE(dtype);
+      const Expect& e = dtype == kFloat32 ? c.f32 : c.f64;
+      const double rtol = dtype == kFloat32 ? 1e-5 : 1e-10, atol = dtype == kFloat32 ? 1e-6 : 1e-12;
+      m->to(dtype);
+      m->load_state_dict(state_dict_of(keys, unflatten(c.params, shapes, dtype)));
+      m->zero_grad();
+      Tensor x = c.x.tensor(dtype).requires_grad_();
+      Tensor h0 = has(c.h0) ? c.h0.tensor(dtype).requires_grad_() : Tensor();
+      Tensor c0 = has(c.c0) ? c.c0.tensor(dtype).requires_grad_() : Tensor();
+      SeqLengths lengths = has(c.lengths) ? SeqLengths(c.lengths.tensor(kInt64)) : SeqLengths();
+      Tensor out, h_n, c_n;
+      if (c.mode == RNNMode::LSTM) {
+        auto [o, state] = (*std::static_pointer_cast<nn::LSTM>(m))(x, {h0, c0}, lengths);
+        out = o, h_n = state.first, c_n = state.second;
+      } else if (c.mode == RNNMode::GRU) {
+        std::tie(out, h_n) = (*std::static_pointer_cast<nn::GRU>(m))(x, h0, lengths);
+      } else {
+        std::tie(out, h_n) = (*std::static_pointer_cast<nn::RNN>(m))(x, h0, lengths);
+      }
+      CHECK(out.shape() == Shape(e.out.shape));
+      CHECK(h_n.shape() == Shape(e.h_n.shape));
+      CHECK_ALLCLOSE(out, e.out.values, rtol, atol);
+      CHECK_ALLCLOSE(h_n, e.h_n.values, rtol, atol);
+      Tensor loss = (out * c.w_out.tensor(dtype)).sum() + (h_n * c.w_h.tensor(dtype)).sum();
+      if (c_n.defined()) {
+        CHECK_ALLCLOSE(c_n, e.c_n.values, rtol, atol);
+        loss = loss + (c_n * c.w_c.tensor(dtype)).sum();
+      }
+      loss.backward();
+      CHECK_ALLCLOSE(x.grad(), e.gx.values, rtol, atol);
+      if (h0.defined()) CHECK_ALLCLOSE(h0.grad(), e.gh0.values, rtol, atol);
+      if (c0.defined()) CHECK_ALLCLOSE(c0.grad(), e.gc0.values, rtol, atol);
+      CHECK_ALLCLOSE(flat_grads(m->parameters()), e.gparams.values, rtol, atol);
+    }
+  }
+}
+
+TEST_CASE("rnn cell modules have PyTorch's names and repr and match it after loading its state_dict") {
+  auto extras = cell_extras();
+  for (size_t k = 0; k < cell_cases().size(); ++k) {
+    const CellCase& c = cell_cases()[k];
+    CAPTURE(c.name);
+    nn::RNNCellOptions o{.input_size = c.I, .hidden_size = c.H, .bias = c.bias};
+    if (c.mode == RNNMode::RNN_RELU) o.nonlinearity = "relu";
+    std::shared_ptr<nn::RNNCellBase> m;
+    if (c.mode == RNNMode::LSTM) m = std::make_shared<nn::LSTMCell>(o);
+    else if (c.mode == RNNMode::GRU) m = std::make_shared<nn::GRUCell>(o);
+    else m = std::make_shared<nn::RNNCell>(o);
+    std::vector<std::string> keys = words(text(*extras[k].first));
+    CHECK(m->named_parameters().keys() == keys);
+    CHECK(m->repr() == text(*extras[k].second));
+    m->load_state_dict(state_dict_of(keys, unflatten(c.params, param_shapes(c.mode, c.I, c.H, 1, false, c.bias),
+                                                     kFloat32)));
+    Tensor x = c.x.tensor(kFloat32).requires_grad_(), h = c.h.tensor(kFloat32).requires_grad_();
+    Tensor h1, c1;
+    if (c.mode == RNNMode::LSTM) {
+      Tensor cs = c.c.tensor(kFloat32);
+      std::tie(h1, c1) = (*std::static_pointer_cast<nn::LSTMCell>(m))(x, {h, cs});
+    } else if (c.mode == RNNMode::GRU) {
+      h1 = (*std::static_pointer_cast<nn::GRUCell>(m))(x, h);
+    } else {
+      h1 = (*std::static_pointer_cast<nn::RNNCell>(m))(x, h);
+    }
+    CHECK_ALLCLOSE(h1, c.f32.h1.values);
+    if (c1.defined()) CHECK_ALLCLOSE(c1, c.f32.c1.values);
+    Tensor loss = (h1 * c.w_h.tensor(kFloat32)).sum();
+    if (c1.defined()) loss = loss + (c1 * c.w_c.tensor(kFloat32)).sum();
+    loss.backward();
+    CHECK_ALLCLOSE(x.grad(), c.f32.gx.values);
+    CHECK_ALLCLOSE(h.grad(), c.f32.gh.values);
+    CHECK_ALLCLOSE(flat_grads(m->parameters()), c.f32.gparams.values);
+  }
+}
+
+TEST_CASE("rnn modules default to zero states and PyTorch's uniform init") {
+  nn::LSTM lstm({.input_size = 3, .hidden_size = 16, .num_layers = 2, .bidirectional = true});
+  const double bound = 1.0 / std::sqrt(16.0);
+  for (auto& [name, p] : lstm.named_parameters()) {
+    CAPTURE(name);
+    CHECK(p.requires_grad());
+    CHECK(p.dtype() == kFloat32);
+    CHECK(max(abs(p)).item<double>() <= bound);
+    if (p.numel() >= 64) CHECK(max(abs(p)).item<double>() > 0.8 * bound);   // spread over the interval
+  }
+  Tensor x = uniform({5, 2, 3}, -1, 1, 1, kFloat32);
+  auto [out, state] = lstm(x);
+  auto [out0, state0] = lstm(x, {zeros({4, 2, 16}), zeros({4, 2, 16})});
+  CHECK(out.shape() == Shape{5, 2, 32});
+  CHECK(state.first.shape() == Shape{4, 2, 16});
+  CHECK_ALLCLOSE(out, out0, 0.0, 0.0);
+  CHECK_ALLCLOSE(state.second, state0.second, 0.0, 0.0);
+  nn::GRUCell cell(3, 4);
+  CHECK(cell.weight_ih.shape() == Shape{12, 3});
+  CHECK_ALLCLOSE(cell(x[0]), cell(x[0], zeros({2, 4})), 0.0, 0.0);
+}
+
+TEST_CASE("rnn modules apply dropout only in training and run hooks on the output") {
+  nn::GRU gru({.input_size = 3, .hidden_size = 4, .num_layers = 2, .dropout = 1.0});
+  Tensor x = uniform({5, 2, 3}, -1, 1, 1, kFloat32);
+  gru.eval();
+  auto [eval_out, eval_h] = gru(x);
+  gru.train();
+  auto [train_out, train_h] = gru(x);
+  // Dropout 1 zeroes layer 1's input: its output differs, layer 0's final state does not.
+  CHECK_FALSE(atto::testing::allclose(train_out, eval_out));
+  CHECK_ALLCLOSE(train_h[0], eval_h[0], 0.0, 0.0);
+  gru.eval();
+  int calls = 0;
+  gru.register_forward_hook([&](nn::Module&, const Tensor& y) {
+    ++calls;
+    return y * 2.0;
+  });
+  auto [hooked, h] = gru(x);
+  CHECK(calls == 1);
+  CHECK_ALLCLOSE(hooked, eval_out * 2.0, 0.0, 0.0);
+}
+
+TEST_CASE("rnn module errors name the module and show the shapes") {
+  nn::LSTM lstm(4, 5);
+  CHECK_THROWS_WITH_AS(lstm(zeros({6, 2, 3})),
+                       doctest::Contains("[LSTM] input has 3 features (input is [6, 2, 3]), "
+                                         "but weight_ih_l0 is [20, 4]"),
+                       atto::Error);
+  CHECK_THROWS_WITH_AS(lstm(zeros({6, 2, 4}), {zeros({2, 2, 5}), {}}),
+                       doctest::Contains("[LSTM] h0 must be float32 [1, 2, 5]"),
+                       atto::Error);
+  nn::GRU gru({.input_size = 4, .hidden_size = 5, .batch_first = true});
+  CHECK_THROWS_WITH_AS(gru(zeros({2, 6, 5})), doctest::Contains("[GRU] input has 5 features (input is [2, 6, 5])"),
+                       atto::Error);
+  CHECK_THROWS_WITH_AS(nn::RNN({.input_size = 4, .hidden_size = 5, .nonlinearity = "sigmoid"}),
+                       doctest::Contains("[RNN] nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"), atto::Error);
+  CHECK_THROWS_WITH_AS(nn::LSTM({.input_size = 4, .hidden_size = 0}),
+                       doctest::Contains("[LSTM] input_size and hidden_size"),
+                       atto::Error);
+  CHECK_THROWS_WITH_AS(nn::GRU({.input_size = 4, .hidden_size = 5, .dropout = 1.5}), doctest::Contains("[GRU] dropout"),
+                       atto::Error);
+  nn::LSTMCell cell(4, 5);
+  CHECK_THROWS_WITH_AS(cell(zeros({2, 3})),
+                       doctest::Contains("[LSTMCell] expected input [batch, 4] or [4] (input_size 4), got [2, 3]"),
+                       atto::Error);
+  CHECK_THROWS_WITH_AS(nn::RNNCell({.input_size = 4, .hidden_size = 5, .nonlinearity = "gelu"}),
+                       doctest::Contains("[RNNCell] nonlinearity"), atto::Error);
 }
