@@ -151,11 +151,16 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   k = k.reshape({S, N * H, hd}).transpose(0, 1);   // (N*H, S, hd)
   v = v.reshape({S, N * H, hd}).transpose(0, 1);   // (N*H, S, hd)
 
-  // 3. Attention per head: softmax(q k^T / sqrt(hd) + mask) v.
-  double p = is_training() ? options.dropout : 0.0;
-  auto [ctx, weights] = attention_with_weights(q, k, v, merge_masks(attn, pad), p, false, std::nullopt,
+  // 3. Attention per head: dropout(softmax(q k^T / sqrt(hd) + mask)) v.
+  auto [ctx, weights] = attention_with_weights(q, k, v, merge_masks(attn, pad), 0.0, false, std::nullopt,
                                                options.generator, options.fully_masked_rows);
   // ctx (N*H, L, hd), weights (N*H, L, S)
+  if (is_training() && options.dropout > 0) {
+    // PyTorch returns the weights after dropout, attention_with_weights before: drop them here
+    // and redo the product with v.
+    weights = dropout(weights, options.dropout, true, options.generator);   // (N*H, L, S)
+    ctx = matmul(weights, v);                                                // (N*H, L, hd)
+  }
 
   // 4. Merge heads and project.
   Tensor out = ctx.transpose(0, 1).reshape({L, N, E});          // (L, N, E)

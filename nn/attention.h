@@ -52,7 +52,8 @@ class MultiheadAttention : public Module {
   // query (L, N, E), key (S, N, kdim), value (S, N, vdim) -- (N, L, E) ... when batch_first, or
   // unbatched (L, E), (S, kdim), (S, vdim). Returns output shaped like query and, if need_weights,
   // the weights (N, L, S) averaged over heads or (N, num_heads, L, S) (unbatched: without N); else
-  // an undefined weights tensor. is_causal with no attn_mask makes query i see keys 0..i only (with
+  // an undefined weights tensor. As in PyTorch, the weights are returned after dropout (in training
+  // with dropout > 0), so out = weights @ v per head. is_causal with no attn_mask makes query i see keys 0..i only (with
   // an attn_mask given it is only a hint, as in PyTorch 2.x). Masks: NOTE [ MultiheadAttention masks ].
   AttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
                           const Tensor& key_padding_mask = {}, bool need_weights = true, const Tensor& attn_mask = {},

@@ -162,6 +162,29 @@ TEST_CASE("MultiheadAttention unbatched input and default init follow PyTorch") 
   CHECK_ALLCLOSE(u.weights, b.weights.squeeze(0).to_vector<double>(), 0.0, 0.0);
 }
 
+TEST_CASE("MultiheadAttention dropout drops the returned weights as PyTorch") {
+  nn::MultiheadAttentionOptions o{.embed_dim = 8, .num_heads = 2, .dropout = 0.5};
+  nn::MultiheadAttention m(o);
+  m.to(kFloat64);
+  Tensor x = testing::uniform({6, 2, 8}, -1, 1, 9, kFloat64);
+  m.eval();
+  Tensor w0 = m(x, x, x, {}, true, {}, false).weights;
+  m.train();
+  manual_seed(7);
+  Tensor w1 = m(x, x, x, {}, true, {}, false).weights;
+  // every weight is dropped (0) or kept and scaled by 1 / (1 - p) = 2
+  Tensor kept = ne(w1, 0.0);
+  CHECK_ALLCLOSE(where(kept, w1, 0.0), where(kept, w0 * 2.0, 0.0).to_vector<double>(), 1e-12, 1e-12);
+  double frac = kept.to(kFloat64).mean().item();
+  CHECK(frac > 0.3);
+  CHECK(frac < 0.7);
+  // and the output is computed from these dropped weights: with p = 1 only out_proj.bias is left
+  m.options.dropout = 1.0;
+  auto r = m(x, x, x);
+  CHECK(r.weights.abs().sum().item() == 0.0);
+  CHECK_ALLCLOSE(r.output, m.out_proj->bias.expand({6, 2, 8}).to_vector<double>(), 0.0, 0.0);
+}
+
 TEST_CASE("MultiheadAttention gradcheck in float64 on a non-contiguous query") {
   nn::MultiheadAttentionOptions o{.embed_dim = 4, .num_heads = 2, .kdim = 3, .vdim = 5};
   nn::MultiheadAttention m(o);
