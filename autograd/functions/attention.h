@@ -66,8 +66,9 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     std::optional<double> scale = std::nullopt, Generator* gen = nullptr,
                                     FullyMaskedRows fully_masked = FullyMaskedRows::Zero);
 
-// The same, also returning the weights (..., L, S) -- after softmax, before dropout, as
-// nn.MultiheadAttention's need_weights returns them (before head averaging). For attention maps.
+// The same, also returning the weights (..., L, S) -- after softmax, before dropout: what an
+// attention map should show. (nn.MultiheadAttention returns them after dropout, as PyTorch does;
+// nn/attention.cpp applies the dropout itself.)
 AttentionOutput attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask = {},
                                        double dropout_p = 0.0, bool is_causal = false,
                                        std::optional<double> scale = std::nullopt, Generator* gen = nullptr,
