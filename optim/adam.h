@@ -32,6 +32,12 @@ class Adam : public OptimizerBase<AdamOptions> {
   void update_group(size_t group) override;
 };
 
+// Shared by Adam and AdamW (adam.cpp): creates step/exp_avg/exp_avg_sq(/max_exp_avg_sq) on first
+// use; then updates the moments and takes the bias-corrected step (step already incremented).
+void init_adam_state(StateDict& st, const Tensor& p, bool amsgrad);
+void adam_moment_step(const Tensor& p, const Tensor& grad, StateDict& st, double lr, const std::array<double, 2>& betas,
+                      double eps, bool amsgrad);
+
 // Checks shared by the Adam family: lr, eps, weight_decay >= 0 and betas in [0, 1).
 void check_adam_like(const char* name, double lr, const std::array<double, 2>& betas, double eps, double weight_decay);
 

@@ -21,41 +21,16 @@ void AdamWOptions::validate() const { check_adam_like(kName, lr, betas, eps, wei
 
 void AdamW::update_group(size_t gi) {
   const AdamWOptions& o = groups_[gi].options;
-  const double beta1 = o.betas[0], beta2 = o.betas[1];
   for (const Tensor& p : groups_[gi].params) {
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
     StateDict& st = mutable_state(p);
-    if (st.empty()) {
-      st.insert("step", scalar_tensor(0.0));
-      st.insert("exp_avg", zeros_like(p));
-      st.insert("exp_avg_sq", zeros_like(p));
-      if (o.amsgrad) st.insert("max_exp_avg_sq", zeros_like(p));
-    }
-    Tensor step_t = st.at("step"), exp_avg = st.at("exp_avg"), exp_avg_sq = st.at("exp_avg_sq");
+    init_adam_state(st, p, o.amsgrad);
     Tensor param = p;
     if (o.maximize) grad = neg(grad);
-    step_t.add_(1.0);
-    param.mul_(1 - o.lr * o.weight_decay);
-
-    exp_avg.mul_(beta1).add_(grad, 1 - beta1);
-    exp_avg_sq.mul_(beta2).add_(mul(grad, grad), 1 - beta2);
-
-    const double step = step_t.item_double();
-    const double bias_correction1 = 1 - std::pow(beta1, step);
-    const double bias_correction2 = 1 - std::pow(beta2, step);
-    const double step_size = o.lr / bias_correction1;
-    const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-
-    Tensor denom;
-    if (o.amsgrad) {
-      Tensor max_sq = st.at("max_exp_avg_sq");
-      max_sq.copy_(maximum(max_sq, exp_avg_sq));
-      denom = div(sqrt(max_sq), bias_correction2_sqrt).add_(o.eps);
-    } else {
-      denom = div(sqrt(exp_avg_sq), bias_correction2_sqrt).add_(o.eps);
-    }
-    param.add_(div(exp_avg, denom), -step_size);
+    Tensor(st.at("step")).add_(1.0);   // a handle: the update lands in the state
+    param.mul_(1 - o.lr * o.weight_decay);   // decoupled decay, applied to the parameter itself
+    adam_moment_step(p, grad, st, o.lr, o.betas, o.eps, o.amsgrad);
   }
 }
 
