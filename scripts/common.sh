@@ -5,7 +5,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Packages: compiler, CMake + Ninja, OpenBLAS (its OpenMP build: one thread pool), fmt, doctest,
 # CLI11 (the examples' command lines), nlohmann-json (the safetensors header).
-ATTO_PACKAGES=(g++ cmake ninja-build libopenblas-openmp-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev)
+ATTO_PACKAGES=(g++ cmake ninja-build libopenblas-openmp-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev)
 
 ensure_packages() {
   local missing=()
