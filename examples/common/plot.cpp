@@ -91,6 +91,13 @@ std::string short_number(double v) {
   return fmt::format("{:.{}f}", v, decimals);
 }
 
+// The smallest of 1, 2, 5, 10, 20, 50, ... that is >= n.
+int one_two_five_at_least(int n) {
+  for (int decade = 1;; decade *= 10)
+    for (int m : {1, 2, 5})
+      if (m * decade >= n) return m * decade;
+}
+
 struct Tick {
   double value;
   std::string label;
@@ -359,6 +366,11 @@ void draw_series(Canvas& c, const Frame& f, const Series& series, Rgb color, int
     }
     double px = f.xaxis.to_pixel(series.x[i]), py = f.yaxis.to_pixel(series.y[i]);
     if (points_px) points_px->push_back({px, py});
+    if (have_previous && points_px) {   // points every few pixels along the segment, for the legend's placement
+      int pieces = int(std::hypot(px - prev_x, py - prev_y) / 4);
+      for (int k = 1; k < std::min(pieces, 1000); ++k)
+        points_px->push_back({prev_x + (px - prev_x) * k / pieces, prev_y + (py - prev_y) * k / pieces});
+    }
     if (have_previous) {
       double ax = prev_x, ay = prev_y, bx = px, by = py;
       if (clip_segment(ax, ay, bx, by, x0, y0, x1, y1)) c.line(ax, ay, bx, by, color, thickness);
@@ -592,6 +604,9 @@ Canvas draw_heatmap(const std::vector<float>& values, int rows, int cols, const 
   };
   // Every k-th label when cells are narrower than a line of text.
   int y_every = std::max(1, int(std::ceil(double(ch + 2) / cell)));
+  if (y_every > 1 && (options.x_labels.empty() || options.y_labels.empty())) {   // indices: every 2, 5, 10, 20, ...
+    y_every = one_two_five_at_least(y_every);
+  }
   int x_every_vertical = y_every;
   int y_label_w = 0, x_label_len = 0, x_label_w = 0;
   for (int r = 0; r < rows; r += y_every) y_label_w = std::max(y_label_w, Canvas::text_width(label_of(options.y_labels, r), s));
