@@ -87,7 +87,7 @@ static const std::vector<double> kGridFactors = {0.1, 0.3, 1, 3, 10};
 struct Run {
   std::string optimizer, schedule;   // schedule: "constant" or "cosine"
   double lr = 0;                     // the base (initial) learning rate
-  std::vector<double> eval_steps, train_loss;   // full-training-set loss every eval_every steps
+  std::vector<double> eval_steps, train_loss, val_loss_curve;   // full-set losses every eval_every steps
   std::vector<double> steps, update_ratio;      // per step
   double final_loss = NAN, val_loss = NAN, test_accuracy = NAN, seconds = 0;
   int steps_to_target = -1, evaluations = 0, steps_done = 0;
@@ -144,9 +144,10 @@ static Run train(const Settings& s, const Digits& data, const std::string& name,
   // test accuracy, as three cells.
   auto evaluate = [&](int step) -> std::vector<std::string> {
     const double loss = full_loss(data.x_train, data.y_train);
-    run.eval_steps.push_back(step), run.train_loss.push_back(loss);
+    const double val_loss = full_loss(data.x_val, data.y_val);
+    run.eval_steps.push_back(step), run.train_loss.push_back(loss), run.val_loss_curve.push_back(val_loss);
     if (run.steps_to_target < 0 && loss <= s.target_loss) run.steps_to_target = step;
-    return {Csv::num(loss), Csv::num(full_loss(data.x_val, data.y_val)), Csv::num(test_accuracy())};
+    return {Csv::num(loss), Csv::num(val_loss), Csv::num(test_accuracy())};
   };
   const std::string base = Csv::num(lr);
   std::vector<std::string> eval_cells = evaluate(0);
@@ -295,16 +296,21 @@ void run_digits(const Settings& s) {
   fmt::print("(best lr: lowest final validation loss over the grid; time: training steps only, on a shared machine)\n");
 
   // Pictures. Losses on a log scale; the y range is fixed so that panels compare at a glance.
-  const double y_top = 3.0, y_bottom = 1e-3;
-  std::vector<plot::Series> best_curves, ratio_curves;
+  const double y_top = 3.0, y_bottom = 1e-4;
+  std::vector<plot::Series> train_curves, val_curves, ratio_curves;
   for (size_t i : shown) {
-    best_curves.push_back({runs[i].label(), runs[i].eval_steps, runs[i].train_loss, runs[i].color()});
+    train_curves.push_back({runs[i].label(), runs[i].eval_steps, runs[i].train_loss, runs[i].color()});
+    val_curves.push_back({runs[i].label(), runs[i].eval_steps, runs[i].val_loss_curve, runs[i].color()});
     ratio_curves.push_back({runs[i].label(), runs[i].steps, runs[i].update_ratio, runs[i].color()});
   }
-  plot::line_plot(s.out + "/digits_loss.png", best_curves,
-                  {.title = "digits MLP: training loss, each optimizer at its best lr", .xlabel = "step",
-                   .ylabel = "cross-entropy (whole training set)", .log_y = true, .y_min = y_bottom, .y_max = y_top,
-                   .width = 900, .height = 560});
+  plot::save_grid(s.out + "/digits_loss.png",
+                  {plot::draw_line_plot(train_curves, {.title = "training set", .xlabel = "step",
+                                                       .ylabel = "cross-entropy", .log_y = true, .y_min = y_bottom,
+                                                       .y_max = y_top, .width = 760, .height = 640}),
+                   plot::draw_line_plot(val_curves, {.title = "validation split", .xlabel = "step",
+                                                     .ylabel = "cross-entropy", .log_y = true, .y_min = 0.1,
+                                                     .y_max = y_top, .width = 760, .height = 640})},
+                  2, "digits MLP: loss of each optimizer at its best lr (chosen on the validation loss)");
   plot::line_plot(s.out + "/digits_update_ratio.png", ratio_curves,
                   {.title = "update size ||delta w|| / ||w|| per step (best lr)", .xlabel = "step",
                    .ylabel = "update / weight norm", .log_y = true, .width = 900, .height = 560});
@@ -317,9 +323,11 @@ void run_digits(const Settings& s) {
     final_vs_lr.markers = true;
     for (const Run& r : runs) {
       if (r.optimizer != name || r.schedule != "constant") continue;
-      curves.push_back({fmt::format("lr {:.3g}{}", r.lr, r.diverged ? " (diverged)" : ""), r.eval_steps, r.train_loss});
+      const bool chosen = best.count(name) && &runs[best[name]] == &r;
+      curves.push_back({fmt::format("lr {:.3g}{}", r.lr, r.diverged ? " (diverged)" : chosen ? " (best)" : ""),
+                        r.eval_steps, r.train_loss});
       final_vs_lr.x.push_back(r.lr);
-      final_vs_lr.y.push_back(r.diverged ? NAN : r.final_loss);
+      final_vs_lr.y.push_back(r.diverged ? NAN : r.val_loss);
     }
     panels.push_back(plot::draw_line_plot(curves, {.title = name, .xlabel = "step", .ylabel = "training loss",
                                                    .log_y = true, .y_min = y_bottom, .y_max = y_top,
@@ -328,8 +336,8 @@ void run_digits(const Settings& s) {
   }
   plot::save_grid(s.out + "/digits_lr_sweep.png", panels, 4, "digits MLP: learning-rate sweep (one curve per lr)");
   plot::line_plot(s.out + "/digits_lr_sensitivity.png", sensitivity,
-                  {.title = "final training loss against learning rate", .xlabel = "learning rate",
-                   .ylabel = "final training loss", .log_y = true, .log_x = true, .width = 900, .height = 560});
+                  {.title = "final validation loss against learning rate (the lr is chosen at the minimum)",
+                   .xlabel = "learning rate", .ylabel = "final validation loss", .log_y = true, .log_x = true, .width = 900, .height = 560});
   fmt::print("wrote {0}/metrics.csv, {0}/summary.csv, {0}/digits_loss.png, {0}/digits_lr_sweep.png, "
              "{0}/digits_lr_sensitivity.png, {0}/digits_update_ratio.png\n",
              s.out);

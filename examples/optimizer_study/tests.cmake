@@ -3,7 +3,8 @@
 # error paths (a missing data file, an unknown optimizer).
 set(study_tiny --steps 40 --fn-steps 60 --optimizers sgd,adam,lbfgs --lrs 0.01,0.1 --cosine adam --eval-every 10)
 
-# Learns: Adam's best run brings the training loss from ln(10) = 2.30 to below 1.0 in 40 steps.
+# Learns: Adam's best run brings the training loss from ln(10) = 2.30 to below 1.0 in 40 steps, and its
+# test accuracy above 0.5 (chance: 0.1).
 add_test(NAME example_optimizer_study_smoke
          COMMAND optimizer_study ${study_tiny} --out ${CMAKE_CURRENT_BINARY_DIR}/smoke_optimizer_study)
 set_tests_properties(example_optimizer_study_smoke PROPERTIES
