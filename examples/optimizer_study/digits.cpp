@@ -336,7 +336,7 @@ void run_digits(const Settings& s) {
   }
   plot::save_grid(s.out + "/digits_lr_sweep.png", panels, 4, "digits MLP: learning-rate sweep (one curve per lr)");
   plot::line_plot(s.out + "/digits_lr_sensitivity.png", sensitivity,
-                  {.title = "final validation loss against learning rate (the lr is chosen at the minimum)",
+                  {.title = "final validation loss against learning rate",
                    .xlabel = "learning rate", .ylabel = "final validation loss", .log_y = true, .log_x = true, .width = 900, .height = 560});
   fmt::print("wrote {0}/metrics.csv, {0}/summary.csv, {0}/digits_loss.png, {0}/digits_lr_sweep.png, "
              "{0}/digits_lr_sensitivity.png, {0}/digits_update_ratio.png\n",
