@@ -9,8 +9,9 @@
 //   sentiment  Embedding(5000, 64) -> MultiheadAttention(64, 4 heads) -> mean over the sequence ->
 //              Linear(64, 2) -> cross-entropy -> Adam; batch 64, seq 32
 // Each model runs in its own process (so that the peak RSS is that model's): a few warm-up steps,
-// then the median of --steps timed steps. Twin: benchmarks/models_torch.py (the same models in
-// PyTorch). Run both with benchmarks/run.sh, which prints the ratio table (benchmarks/report.py).
+// then the median of --steps timed steps (wall-clock, and the process's CPU time). Twin:
+// benchmarks/models_torch.py (the same models in PyTorch). Run both with benchmarks/run.sh, which
+// prints the ratio table (benchmarks/report.py).
 //
 //   models --model lstm|mha|gpt|sentiment [--threads 2] [--steps 20] [--config NAME]
 #include <sys/resource.h>
@@ -142,6 +143,14 @@ Step sentiment_step() {
   };
 }
 
+// CPU time of the whole process (all its threads): unlike wall time, not inflated by other work on
+// a shared machine (but spinning idle threads count).
+double process_cpu_s() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
 const char* string_arg(int argc, char** argv, const char* name, const char* fallback) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
@@ -167,16 +176,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (int i = 0; i < 3; ++i) step();   // warm up: allocator, optimizer state, page faults
-  std::vector<double> times;
+  std::vector<double> times, cpu_times;
   for (int i = 0; i < steps; ++i) {
-    double s = bench::now_s();
+    double s = bench::now_s(), c = process_cpu_s();
     step();
+    cpu_times.push_back(process_cpu_s() - c);
     times.push_back(bench::now_s() - s);
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);   // ru_maxrss: the peak resident set, in KiB on Linux
-  std::printf("RESULT bench=models impl=attograd model=%s config=%s threads=%d ms=%.3f ms_min=%.3f peak_rss_mb=%.1f\n",
-              model.c_str(), config, threads, bench::median(times) * 1e3,
-              *std::min_element(times.begin(), times.end()) * 1e3, usage.ru_maxrss / 1024.0);
+  std::printf(
+      "RESULT bench=models impl=attograd model=%s config=%s threads=%d ms=%.3f ms_min=%.3f cpu_ms=%.3f "
+      "peak_rss_mb=%.1f\n",
+      model.c_str(), config, threads, bench::median(times) * 1e3, *std::min_element(times.begin(), times.end()) * 1e3,
+      bench::median(cpu_times) * 1e3, usage.ru_maxrss / 1024.0);
   return 0;
 }

@@ -1,8 +1,8 @@
 """benchmarks/models_torch.py -- twin of benchmarks/models.cpp: the same four training steps (char-LSTM,
 multi-head attention forward + backward, tiny GPT, sentiment classifier) with the same shapes, modules
-and optimizers in PyTorch; a few warm-up steps, then the median of --steps timed steps, and the peak
-RSS of this process. Run with /usr/bin/python3 (PyTorch 1.13) by benchmarks/run.sh, once per model and
-thread configuration:
+and optimizers in PyTorch; a few warm-up steps, then the median of --steps timed steps (wall-clock and
+CPU time), and the peak RSS of this process. Run with /usr/bin/python3 (PyTorch 1.13) by
+benchmarks/run.sh, once per model and thread configuration:
 
     models_torch.py --model lstm|mha|gpt|sentiment --threads T --config NAME [--steps 20]
 """
@@ -134,12 +134,14 @@ def median(v):
 step = {"lstm": lstm_step, "mha": mha_step, "gpt": gpt_step, "sentiment": sentiment_step}[args.model]()
 for _ in range(3):
     step()
-times = []
+times, cpu_times = [], []
 for _ in range(args.steps):
-    s = time.perf_counter()
+    s, c = time.perf_counter(), time.process_time()   # wall-clock, and CPU time of all threads
     step()
+    cpu_times.append(time.process_time() - c)
     times.append(time.perf_counter() - s)
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
 threads = args.label_threads or args.threads
 print(f"RESULT bench=models impl=torch model={args.model} config={args.config} threads={threads} "
-      f"ms={median(times) * 1e3:.3f} ms_min={min(times) * 1e3:.3f} peak_rss_mb={peak_mb:.1f}")
+      f"ms={median(times) * 1e3:.3f} ms_min={min(times) * 1e3:.3f} cpu_ms={median(cpu_times) * 1e3:.3f} "
+      f"peak_rss_mb={peak_mb:.1f}")
