@@ -68,6 +68,45 @@ def overhead_table(rows):
     print()
 
 
+def models_table(rows):
+    ms = [r for r in rows if r["bench"] == "models"]
+    if not ms:
+        return
+    best = {}   # (model, impl) -> the row of its fastest configuration (lowest median step time)
+    for r in ms:
+        key = (r["model"], r["impl"])
+        if key not in best or float(r["ms"]) < float(best[key]["ms"]):
+            best[key] = r
+    print("training steps of small models, milliseconds per step (median); each column is its fastest")
+    print("thread configuration; ratio = attograd / PyTorch (target <= 0.7); peak RSS of each process")
+    hdr = (f"{'model':>10} {'attograd ms':>11} {'torch ms':>9} {'ratio':>6} {'atto MB':>8} {'torch MB':>8}"
+           "  configs (attograd, torch: threads/config)")
+    print(hdr)
+    print("-" * len(hdr))
+    for model in ["lstm", "mha", "gpt", "sentiment"]:
+        a, t = best.get((model, "attograd")), best.get((model, "torch"))
+        if not a:
+            continue
+        am = float(a["ms"])
+        tm = float(t["ms"]) if t else None
+        ratio = f"{am / tm:6.2f}" if tm else f"{'-':>6}"
+        cfg = lambda r: f"{r['threads']}/{r['config']}" if r else "-"
+        print(f"{model:>10} {am:11.1f} {tm if tm else float('nan'):9.1f} {ratio} {float(a['peak_rss_mb']):8.1f} "
+              f"{float(t['peak_rss_mb']) if t else float('nan'):8.1f}  {cfg(a)}, {cfg(t)}")
+    # With one thread, CPU time is the work itself, whatever else runs on the machine.
+    one = {(r["model"], r["impl"]): r for r in ms if r["threads"] == "1" and "cpu_ms" in r}
+    if any(impl == "attograd" for _, impl in one):
+        print("1 thread, CPU time per step (robust to a busy machine):")
+        print(f"{'model':>10} {'attograd ms':>11} {'torch ms':>9} {'ratio':>6}")
+        for model in ["lstm", "mha", "gpt", "sentiment"]:
+            a, t = one.get((model, "attograd")), one.get((model, "torch"))
+            if a and t:
+                ac, tc = float(a["cpu_ms"]), float(t["cpu_ms"])
+                print(f"{model:>10} {ac:11.1f} {tc:9.1f} {ac / tc:6.2f}")
+    print()
+
+
 rows = parse(sys.stdin.read().splitlines())
 gemm_table(rows)
 overhead_table(rows)
+models_table(rows)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benchmarks/run.sh -- runs each attograd benchmark beside its PyTorch twins and prints ratio tables.
 #
-#   benchmarks/run.sh [BUILD_DIR] [gemm|overhead|all]     (default: build, all)
+#   benchmarks/run.sh [BUILD_DIR] [gemm|overhead|models|all]     (default: build, all)
 #
 # BUILD_DIR is a Release build of attograd (the benchmark programs are built here if needed).
 # PyTorch is Debian's (/usr/bin/python3); libtorch twins are built with g++ into BUILD_DIR/libtorch
@@ -25,7 +25,7 @@ PY=/usr/bin/python3
 RESULTS="$BUILD/bench_results.txt"
 : > "$RESULTS"
 
-cmake --build "$BUILD" --target gemm overhead > /dev/null
+cmake --build "$BUILD" --target gemm overhead models > /dev/null
 
 run() { echo "+ $*" >&2; env "$@" | tee -a "$RESULTS"; }
 
@@ -57,6 +57,20 @@ if [[ "$WHAT" == all || "$WHAT" == overhead ]]; then
     echo "# libtorch-dev not installed (no /usr/include/torch/csrc/api/include/torch/torch.h): libtorch twin skipped" \
       | tee -a "$RESULTS"
   fi
+fi
+
+if [[ "$WHAT" == all || "$WHAT" == models ]]; then
+  # One process per model and configuration (the peak RSS is then that model's), attograd and
+  # PyTorch back to back so that both see the same load.
+  for model in lstm mha gpt sentiment; do
+    run "$BUILD/benchmarks/models" --model $model --threads 1 --config 1-thread
+    run OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $PY "$HERE/models_torch.py" --model $model --threads 1 --config 1-thread
+    run "$BUILD/benchmarks/models" --model $model --threads 2 --config default
+    run OPENBLAS_NUM_THREADS=2 $PY "$HERE/models_torch.py" --model $model --threads 1 --label-threads 2 --config A
+    run OMP_WAIT_POLICY=PASSIVE "$BUILD/benchmarks/models" --model $model --threads 2 --config PASSIVE
+    run OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $PY "$HERE/models_torch.py" --model $model \
+      --threads 2 --config B
+  done
 fi
 
 echo

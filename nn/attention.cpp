@@ -96,6 +96,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
     k_in = key.unsqueeze(1);
     v_in = value.unsqueeze(1);
     if (pad_in.defined()) pad_in = pad_in.unsqueeze(0);
+  } else if (options.batch_first && query.is_same(key) && key.is_same(value)) {
+    q_in = k_in = v_in = query.transpose(0, 1).contiguous();   // self-attention: one seq-first copy for all three
   } else if (options.batch_first) {
     q_in = query.transpose(0, 1);
     k_in = key.transpose(0, 1);

@@ -297,9 +297,17 @@ RNNResult rnn_forward(RNNMode mode, const Tensor& input, const Tensor& h0, const
       // The input half of every gate, for all steps at once: [T * B, I] @ W_ih^T + b_ih -> [T, B, G * H].
       const int64_t in_features = layer_input.size(2);
       Tensor xw = linear(layer_input.reshape({T * B, in_features}), w_ih, b_ih).view({T, B, G * H});
-      std::vector<Tensor> xw_steps = unbind_steps(xw);   // xw_steps[t] is xw[t]: [B, G * H]
-
       Tensor h = hx.select(0, idx), c = is_lstm ? cx.select(0, idx) : Tensor();
+      if (is_lstm && !mask.defined() && xw.device().is_cpu()) {
+        // The fast path: the whole time loop as one op (lstm_sequence), [T, B, 2H] = [h_t | c_t].
+        Tensor hc = lstm_sequence(xw, h, c, w_hh, b_hh, /*reverse=*/d == 1);
+        Tensor last = hc.select(0, d == 0 ? T - 1 : 0);
+        direction_outputs.push_back(hc.narrow(2, 0, H));
+        h_n[size_t(idx)] = last.narrow(1, 0, H);
+        c_n[size_t(idx)] = last.narrow(1, H, H);
+        continue;
+      }
+      std::vector<Tensor> xw_steps = unbind_steps(xw);   // xw_steps[t] is xw[t]: [B, G * H]
       std::vector<Tensor> outputs(static_cast<size_t>(T));
       for (int64_t s = 0; s < T; ++s) {
         const int64_t t = d == 0 ? s : T - 1 - s;   // the reverse direction walks from the end

@@ -85,13 +85,17 @@ std::optional<int64_t> merged_row_stride(const Tensor& a) {
 template <class T> void run_matmul(const Tensor& a, const Tensor& b, Tensor& c, const Shape& batch, int64_t M,
                                    int64_t N, int64_t K) {
   // B is one matrix and A's batch dims fold into its rows: a single [batch * M, K] @ [K, N] gemm.
+  // When A's memory does not allow that (a transposed (L, N, E) activation, say), A is copied
+  // first: the copy costs 1/N of the gemm, and one big gemm runs far faster than batch.numel()
+  // small ones of M rows each.
   if (b.ndim() == 2 && a.ndim() > 2) {
-    if (auto rs = merged_row_stride(a)) {
+    const Tensor a_rows = merged_row_stride(a) ? a : a.contiguous();
+    if (auto rs = merged_row_stride(a_rows)) {
       int64_t rows = batch.numel() * M;
-      if (auto la = blas_layout(rows, K, *rs, a.strides()[a.ndim() - 1])) {
+      if (auto la = blas_layout(rows, K, *rs, a_rows.strides()[a_rows.ndim() - 1])) {
         Operand ob = prepare(b, {});
-        ATTO_ON_DEVICE(c.device(), gemm<T>, la->trans, ob.layout.trans, rows, N, K, T(1), a.data_ptr<T>(), la->ld,
-                       ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), N);
+        ATTO_ON_DEVICE(c.device(), gemm<T>, la->trans, ob.layout.trans, rows, N, K, T(1), a_rows.data_ptr<T>(),
+                       la->ld, ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), N);
         return;
       }
     }

@@ -79,7 +79,37 @@ Tensor empty_out(const ReducePlan& p, DType dtype) {
 struct Sum {
   static constexpr const char* name = "SumBackward";
   struct Saved { Shape in_shape, keepdim_shape; };
+  // Summing the leading dims of a contiguous CPU tensor (a bias gradient: (N, C) -> (C)) is a column
+  // sum: done in place, instead of copying the transpose to lay it out as rows. Undefined otherwise.
+  static Tensor sum_leading_dims(Saved& s, const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+    const int nd = x.ndim();
+    if (dims_in.empty() || nd < 2 || !x.device().is_cpu() || !x.is_contiguous() || x.dtype() == kBool) return {};
+    std::vector<bool> reduced(size_t(nd), false);
+    for (int64_t d : dims_in) {
+      const int n = normalize_dim(d, nd, "sum");
+      if (reduced[size_t(n)]) return {};   // the general path reports the error
+      reduced[size_t(n)] = true;
+    }
+    int64_t lead = 0;
+    while (lead < nd && reduced[size_t(lead)]) ++lead;
+    if (lead == 0 || lead == nd || int64_t(dims_in.size()) != lead) return {};
+    int64_t R = 1, cols = 1;
+    Shape out_shape, keepdim_shape;
+    for (int d = 0; d < nd; ++d) {
+      (d < lead ? R : cols) *= x.shape()[d];
+      if (d >= lead || keepdim) out_shape.push_back(d < lead ? 1 : x.shape()[d]);
+      keepdim_shape.push_back(d < lead ? 1 : x.shape()[d]);
+    }
+    Tensor y = empty(out_shape, {.dtype = x.dtype()});
+    visit_numeric(x.dtype(), "sum", [&](auto tag) {
+      using T = decltype(tag);
+      cpu::sum_columns<T>(x.data_ptr<T>(), y.data_ptr<T>(), R, cols);
+    });
+    s = {x.shape(), keepdim_shape};
+    return y;
+  }
   static Tensor forward(Saved& s, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    if (Tensor y = sum_leading_dims(s, x, dims, keepdim); y.defined()) return y;
     ReducePlan p = plan_reduction(x, dims, keepdim, "sum");
     Tensor y = empty_out(p, x.dtype());
     visit_numeric(x.dtype(), "sum", [&](auto tag) {

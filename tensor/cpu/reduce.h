@@ -78,6 +78,27 @@ template <class T> void sum_rows(const T* x, T* out, int64_t rows, int64_t R) {
       [](A a, A b) { return a + b; }, [out](int64_t r, A acc) { out[r] = T(acc); });
 }
 
+// out[c] = sum_j x[j, c] for x (R, cols) contiguous: sum_rows over the transpose without making it.
+// Each column is summed exactly as sum_rows sums a row -- in acc_t, in kReduceChunk pieces of j
+// merged in order -- so the two agree bitwise; the inner loop runs along a row of x (contiguous,
+// vectorisable), and threads split the columns, so the thread count changes nothing.
+template <class T> void sum_columns(const T* x, T* out, int64_t R, int64_t cols) {
+  using A = acc_t<T>;
+  parallel_for(0, cols, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R, 1)), [&](int64_t c0, int64_t c1) {
+    const int64_t n = c1 - c0;
+    std::vector<A> total(static_cast<size_t>(n)), piece(static_cast<size_t>(n));
+    for (int64_t b = 0; b < std::max<int64_t>(R, 1); b += kReduceChunk) {
+      std::fill(piece.begin(), piece.end(), A(0));
+      for (int64_t j = b; j < std::min(R, b + kReduceChunk); ++j) {
+        const T* row = x + j * cols + c0;
+        for (int64_t c = 0; c < n; ++c) piece[size_t(c)] += A(row[c]);
+      }
+      for (int64_t c = 0; c < n; ++c) total[size_t(c)] = b == 0 ? piece[size_t(c)] : total[size_t(c)] + piece[size_t(c)];
+    }
+    for (int64_t c = 0; c < n; ++c) out[c0 + c] = T(total[size_t(c)]);
+  });
+}
+
 // ---- var / std --------------------------------------------------------------------------------------
 
 // Two passes in double: mean[r] = sum_j x / R, then M2 = sum_j (x - mean)^2 and

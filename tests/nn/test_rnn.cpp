@@ -352,6 +352,46 @@ TEST_CASE("lstm_pointwise matches the composite lstm cell and passes gradcheck")
                        atto::Error);
 }
 
+// ---- the fused LSTM layer (lstm_sequence) against the per-step loop -----------------------------------------
+
+TEST_CASE("lstm_sequence matches the per-step loop in the outputs and every gradient") {
+  const LayerCase& c = layer_cases()[0];   // lstm_2l_bi_bf: two bidirectional layers, batch_first
+  for (DType dtype : {kFloat32, kFloat64}) {
+    CAPTURE(dtype);
+    // Without lengths the layers take the fused path; lengths that cover every step take the
+    // per-step loop (lstm_pointwise per step): the same function, computed two ways.
+    auto run = [&](bool per_step) {
+      std::vector<Tensor> params = unflatten(c.params, param_shapes(c.mode, c.I, c.H, c.L, c.bi, c.bias), dtype);
+      for (Tensor& p : params) p.requires_grad_();
+      Tensor x = c.x.tensor().to(dtype).requires_grad_();
+      Tensor h0 = c.h0.tensor().to(dtype).requires_grad_(), c0 = c.c0.tensor().to(dtype).requires_grad_();
+      RNNForwardOptions opt = options_of(c);
+      if (per_step) opt.lengths = std::vector<int64_t>(size_t(x.size(0)), x.size(1));
+      RNNResult r = lstm(x, {h0, c0}, params, opt);
+      Tensor wo = uniform(r.output.shape(), -1, 1, 7, dtype), wh = uniform(r.h_n.shape(), -1, 1, 8, dtype);
+      ((r.output * wo).sum() + (r.h_n * wh).sum() + r.c_n.sum()).backward();
+      std::vector<Tensor> out = {r.output, r.h_n, r.c_n, x.grad(), h0.grad(), c0.grad()};
+      for (Tensor& p : params) out.push_back(p.grad());
+      return out;
+    };
+    std::vector<Tensor> fused = run(false), per_step = run(true);
+    for (size_t i = 0; i < 3; ++i) CHECK_ALLCLOSE(fused[i], per_step[i], 0.0, 0.0);   // forward: bitwise
+    // The gradients sum the same terms in another order (dW_hh is one gemm over all steps).
+    const double tol = dtype == kFloat32 ? 1e-5 : 1e-12;
+    for (size_t i = 3; i < fused.size(); ++i) {
+      CAPTURE(i);
+      CHECK_ALLCLOSE(fused[i], per_step[i], tol, tol);
+    }
+  }
+  CHECK_THROWS_WITH_AS(lstm_sequence(zeros({2, 3, 8}), zeros({3, 2}), zeros({3, 3}), zeros({8, 2}), {}),
+                       doctest::Contains("[lstm_sequence] h0 and c0 must be [3, 2], got [3, 2] and [3, 3]"),
+                       atto::Error);
+  CHECK_GRADCHECK(
+      [](const std::vector<Tensor>& v) { return lstm_sequence(v[0], v[1], v[2], v[3], v[4], /*reverse=*/true); },
+      {uniform({3, 2, 8}, -1, 1, 1), uniform({2, 2}, -1, 1, 2), uniform({2, 2}, -1, 1, 3), uniform({8, 2}, -1, 1, 4),
+       uniform({8}, -1, 1, 5)});
+}
+
 // ---- behaviour ---------------------------------------------------------------------------------------------
 
 TEST_CASE("rnn lengths equal to the full sequence change nothing and padded steps get no gradient") {
