@@ -55,6 +55,10 @@ struct AutogradMeta {
   std::weak_ptr<Node> grad_accumulator;        // leaves: their AccumulateGrad, shared by all uses
   bool requires_grad = false;
   bool retains_grad = false;
+  // Leaves: hooks run by AccumulateGrad on each gradient before it is added into .grad(). They live
+  // here, not on the AccumulateGrad node, because that node lives only as long as a graph using
+  // the leaf (a hook registered before the leaf's first use, or kept across iterations, must stay).
+  std::vector<GradHook> hooks;
 };
 
 // The node at the end of every path into a leaf: adds the incoming gradient into leaf.grad().

@@ -62,9 +62,14 @@ Edge gradient_edge(const Tensor& t) {
 std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
   if (auto leaf = leaf_.lock()) {
     AutogradMeta& meta = Tensor(leaf).autograd_meta();
+    Tensor grad = grad_output;
+    for (auto& hook : meta.hooks) {
+      Tensor replaced = hook(grad);
+      if (replaced.defined()) grad = replaced;
+    }
     // A fresh copy: the incoming gradient may be shared with other leaves (add's backward hands
     // the same dy to both inputs), and optimizers update .grad() in place.
-    meta.grad = meta.grad.defined() ? add(meta.grad, grad_output) : grad_output.clone();
+    meta.grad = meta.grad.defined() ? add(meta.grad, grad) : grad.clone();
   }
   return {};
 }
@@ -83,8 +88,10 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
 
 void Tensor::register_hook(GradHook hook) const {
   ATTO_CHECK(requires_grad(), "[register_hook] cannot register a hook on a tensor that does not require grad");
-  Edge e = gradient_edge(*this);
-  e.fn->pre_hooks.push_back(std::move(hook));
+  if (is_leaf())
+    autograd_meta().hooks.push_back(std::move(hook));   // run by AccumulateGrad, whichever graph uses it
+  else
+    grad_fn()->pre_hooks.push_back(std::move(hook));
 }
 
 void Tensor::retain_grad() const {

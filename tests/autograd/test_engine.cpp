@@ -51,6 +51,22 @@ TEST_CASE("hooks inspect and replace gradients and retain_grad keeps a non-leaf 
   CHECK_ALLCLOSE(x.grad(), std::vector<double>{20, 20});
 }
 
+TEST_CASE("a hook on a leaf registered before its first use runs in every later backward") {
+  Tensor w = tensor({1.0, 2.0}, {.requires_grad = true});
+  int calls = 0;
+  w.register_hook([&](const Tensor& g) {
+    ++calls;
+    return g * 3.0;   // replaces what is accumulated into w.grad()
+  });
+  (w * w).sum().backward();   // d/dw sum(w^2) = 2w = [2, 4]
+  CHECK(calls == 1);
+  CHECK_ALLCLOSE(w.grad(), std::vector<double>{6, 12});
+  w.set_grad({});
+  (w * 5.0).sum().backward();   // a new graph, so a new AccumulateGrad node: the hook must still run
+  CHECK(calls == 2);
+  CHECK_ALLCLOSE(w.grad(), std::vector<double>{15, 15});
+}
+
 TEST_CASE("in-place writes on a tensor that requires grad are rejected while grad mode is on") {
   Tensor w = ones({3}, {.requires_grad = true});
   CHECK_THROWS_WITH_AS(w.fill_(2.0), doctest::Contains("fill_"), atto::Error);
