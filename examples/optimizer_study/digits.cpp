@@ -1,10 +1,13 @@
 // examples/optimizer_study/digits.cpp -- part (b) of the study: every optimizer trains the same MLP on
 // the 8x8 digits from the same initial weights, with the same minibatches in the same order, over a
 // grid of learning rates. Each optimizer is then judged at its best learning rate, the one with the
-// lowest final loss on a validation split (the test set is not used to choose). Per-step statistics go to metrics.csv, one row
-// per run to summary.csv, and the curves to PNG pictures. Declarations: study.h.
+// lowest final loss on a validation split (the test set is not used to choose). Per-step statistics go to
+// metrics.csv, one row per run to summary.csv, the curves to PNG pictures, and the study's position to
+// checkpoint.safetensors (--resume continues from it: NOTE [ Resuming the study ]). Declarations: study.h.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <random>
@@ -70,7 +73,7 @@ static Digits load_digits(const std::string& path) {
   return d;
 }
 
-// ---- one training run ------------------------------------------------------------------------------------------
+// ---- a run: its settings and results, its model -------------------------------------------------------------
 
 // The centre of each optimizer's learning-rate grid, set so that the best value for this MLP lies
 // inside the grid rather than on its edge (checked on the default run). The grid spans 1/10 .. 10
@@ -113,8 +116,206 @@ static std::vector<Tensor> detached_copies(const std::vector<Tensor>& params) {
   return copies;
 }
 
-static Run train(const Settings& s, const Digits& data, const std::string& name, double lr, bool cosine, Csv& metrics,
-                 examples::Progress& bar, int64_t& bar_done) {
+// ---- the minibatch order -----------------------------------------------------------------------------------------
+
+// The training set in a shuffled order, reshuffled when fewer than `batch` images are left. Its whole
+// state -- the shuffling generator, this epoch's order and the position in it -- goes into a checkpoint
+// as text, so that a resumed run sees the same minibatches.
+class DataOrder {
+ public:
+  DataOrder(uint64_t seed, int64_t n) : rng_(seed), order_(size_t(n)), cursor_(n) {   // cursor n: shuffle first
+    std::iota(order_.begin(), order_.end(), 0);
+  }
+  std::vector<int64_t> next(int64_t batch) {
+    if (cursor_ + batch > int64_t(order_.size())) {
+      std::shuffle(order_.begin(), order_.end(), rng_);
+      cursor_ = 0;
+    }
+    cursor_ += batch;
+    return {order_.begin() + (cursor_ - batch), order_.begin() + cursor_};
+  }
+  std::string to_text() const {
+    std::ostringstream text;
+    text << cursor_ << ' ' << rng_;   // a standard engine prints its whole state
+    for (int64_t i : order_) text << ' ' << i;
+    return text.str();
+  }
+  void from_text(const std::string& text, const std::string& where) {
+    std::istringstream in(text);
+    in >> cursor_ >> rng_;
+    for (int64_t& i : order_) in >> i;
+    ATTO_CHECK(!in.fail() && (in >> std::ws).eof(), "[optimizer_study] {}: the data order is not a cursor, a generator "
+               "state and {} indices", where, order_.size());
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<int64_t> order_;
+  int64_t cursor_;
+};
+
+// ---- checkpoints ---------------------------------------------------------------------------------------------------
+//
+// NOTE [ Resuming the study ]
+// The study is a fixed list of runs (the settings fix it; the cosine runs' rates follow from the
+// constant runs' results), each one deterministic. <out>/checkpoint.safetensors is written every
+// --checkpoint-every steps inside a run and after each run. It holds the model, optimizer, scheduler,
+// generator and step of the run in progress (or of the run just finished) and, in `extra`:
+//   settings       the settings that decide the numbers (a resume with other settings is refused)
+//   runs_done      how many runs are finished; run.<i>: run i's results, numbers exact
+//   current        the run in progress, the same way (absent between runs); data_order: its minibatches
+//   metrics_rows   how many rows metrics.csv held
+// --resume takes the finished runs' results from the checkpoint and their curves (for the pictures)
+// from metrics.csv, cuts metrics.csv back to metrics_rows (a run killed after its last checkpoint has
+// written rows that it will write again), and continues the run in progress from its step. The files
+// then end byte for byte as an uninterrupted study writes them (wall times aside).
+
+static std::string exact(double v) { return fmt::format("{}", v); }   // the shortest text that reads back bit for bit
+
+// A run's results as one line: "adam constant <lr> <final loss> <val loss> <test accuracy>
+// <steps to target> <evaluations> <seconds> <diverged> <steps done>".
+static std::string run_record(const Run& r) {
+  return fmt::format("{} {} {} {} {} {} {} {} {} {} {}", r.optimizer, r.schedule, exact(r.lr), exact(r.final_loss),
+                     exact(r.val_loss), exact(r.test_accuracy), r.steps_to_target, r.evaluations, exact(r.seconds),
+                     int(r.diverged), r.steps_done);
+}
+
+static Run parse_run_record(const std::string& text, const std::string& where) {
+  std::istringstream in(text);
+  const std::vector<std::string> w{std::istream_iterator<std::string>(in), std::istream_iterator<std::string>()};
+  Run r;
+  try {
+    if (w.size() != 11) throw std::invalid_argument("word count");
+    r.optimizer = w[0], r.schedule = w[1], r.lr = std::stod(w[2]);
+    r.final_loss = std::stod(w[3]), r.val_loss = std::stod(w[4]), r.test_accuracy = std::stod(w[5]);
+    r.steps_to_target = std::stoi(w[6]), r.evaluations = std::stoi(w[7]), r.seconds = std::stod(w[8]);
+    r.diverged = w[9] == "1", r.steps_done = std::stoi(w[10]);
+  } catch (const std::logic_error&) {   // std::stod's invalid_argument and out_of_range
+    throw Error(fmt::format("[optimizer_study] {}: malformed run record '{}'", where, text));
+  }
+  return r;
+}
+
+// The settings that decide the study's numbers (not where it writes or how fast it runs).
+static std::string settings_text(const Settings& s) {
+  std::vector<std::string> lrs;
+  for (double lr : s.lrs) lrs.push_back(exact(lr));
+  return fmt::format("optimizers [{}] lrs [{}] cosine [{}] steps {} batch {} hidden {} eval_every {} target_loss {} "
+                     "seed {} data {}",
+                     fmt::join(s.optimizers, ","), fmt::join(lrs, ","), fmt::join(s.cosine, ","), s.steps, s.batch,
+                     s.hidden, s.eval_every, exact(s.target_loss), s.seed, s.data);
+}
+
+// What a checkpoint says about the study.
+struct StudyCheckpoint {
+  std::vector<Run> finished;    // results from the checkpoint, curves from metrics.csv
+  std::optional<Run> current;   // the run it was written in, up to the checkpoint's step
+  std::string data_order;       // current's minibatch order (DataOrder::to_text)
+  size_t metrics_rows = 0;
+};
+
+// Everything the runs share.
+struct Study {
+  const Settings& s;
+  const Digits& data;
+  Csv& metrics;
+  examples::Progress& bar;
+  int64_t steps_done = 0;   // over all runs (a diverged run counts all its steps): the bar, --stop-after-steps
+  std::vector<Run> runs;    // the finished runs, in order
+};
+
+// Writes <out>/checkpoint.safetensors for `run`: in progress, or just finished (and already in study.runs).
+static void save_study_checkpoint(const Study& study, const Run& run, bool in_progress, nn::Module& model,
+                                  optim::Optimizer& opt, optim::LRScheduler* schedule, const DataOrder& order) {
+  optim::TrainingState state{.model = &model, .optimizer = &opt, .scheduler = schedule, .step = run.steps_done};
+  state.extra["settings"] = settings_text(study.s);
+  state.extra["runs_done"] = std::to_string(study.runs.size());
+  for (size_t i = 0; i < study.runs.size(); ++i) state.extra[fmt::format("run.{}", i)] = run_record(study.runs[i]);
+  if (in_progress) {
+    state.extra["current"] = run_record(run);
+    state.extra["data_order"] = order.to_text();
+  }
+  state.extra["metrics_rows"] = std::to_string(study.metrics.rows());
+  optim::save_checkpoint(study.s.out + "/checkpoint.safetensors", state);
+}
+
+// Reads and checks what --resume names; the run in progress loads its tensors when it continues (train).
+static StudyCheckpoint read_study_checkpoint(const Settings& s) {
+  // A checkpoint of another model (another --hidden) fails here; the error lists the differing keys.
+  auto model = make_mlp(s.hidden);
+  optim::TrainingState state{.model = model.get()};
+  try {
+    optim::load_checkpoint(s.resume, state);
+  } catch (const Error& e) {
+    throw Error(fmt::format("[optimizer_study] cannot resume this study (MLP 64-{}-10) from {}:\n{}", s.hidden,
+                            s.resume, e.what()));
+  }
+  auto value = [&](const std::string& key) -> const std::string& {
+    auto it = state.extra.find(key);
+    ATTO_CHECK(it != state.extra.end(), "[optimizer_study] {} has no '{}' entry: it is not a checkpoint of this study",
+               s.resume, key);
+    return it->second;
+  };
+  auto count = [&](const std::string& key) {
+    const std::string& text = value(key);
+    ATTO_CHECK(!text.empty() && text.find_first_not_of("0123456789") == std::string::npos,
+               "[optimizer_study] {}: '{}' is '{}', not a count", s.resume, key, text);
+    return size_t(std::stoull(text));
+  };
+  ATTO_CHECK(value("settings") == settings_text(s),
+             "[optimizer_study] {} was written by a study with other settings; resume with the same flags\n"
+             "  checkpoint: {}\n  now:        {}",
+             s.resume, value("settings"), settings_text(s));
+  StudyCheckpoint ckpt;
+  for (size_t i = 0, n = count("runs_done"); i < n; ++i)
+    ckpt.finished.push_back(parse_run_record(value(fmt::format("run.{}", i)), s.resume));
+  if (state.extra.count("current")) {
+    ckpt.current = parse_run_record(value("current"), s.resume);
+    ckpt.data_order = value("data_order");
+    ATTO_CHECK(ckpt.current->steps_done == state.step, "[optimizer_study] {}: the run in progress is at step {}, the "
+               "checkpoint at step {}", s.resume, ckpt.current->steps_done, state.step);
+  }
+  ckpt.metrics_rows = count("metrics_rows");
+  return ckpt;
+}
+
+// The curves of the checkpoint's runs (for the pictures), from the metrics.csv rows they wrote: each
+// run's rows begin with its step 0.
+static void add_curves(StudyCheckpoint& ckpt, const std::vector<std::vector<std::string>>& rows, const std::string& path) {
+  std::vector<Run*> runs;
+  for (Run& r : ckpt.finished) runs.push_back(&r);
+  if (ckpt.current) runs.push_back(&*ckpt.current);
+  auto number = [](const std::string& cell) { return cell.empty() ? NAN : std::stod(cell); };
+  size_t next = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::vector<std::string>& cells = rows[i];
+    try {
+      const int step = std::stoi(cells[3]);
+      if (step == 0) {
+        ATTO_CHECK(next < runs.size() && cells[0] == runs[next]->optimizer && cells[1] == runs[next]->schedule &&
+                       cells[2] == Csv::num(runs[next]->lr),
+                   "[optimizer_study] {}:{}: a run the checkpoint does not have", path, i + 2);
+        ++next;
+      }
+      ATTO_CHECK(next > 0, "[optimizer_study] {}:{}: the first run does not begin at step 0", path, i + 2);
+      Run& run = *runs[next - 1];
+      if (step > 0) run.steps.push_back(step), run.update_ratio.push_back(number(cells[7]));
+      if (!cells[8].empty())
+        run.eval_steps.push_back(step), run.train_loss.push_back(number(cells[8])), run.val_loss_curve.push_back(number(cells[9]));
+    } catch (const std::logic_error&) {   // std::stoi's / std::stod's invalid_argument and out_of_range
+      examples::data_error("optimizer_study", path, int64_t(i + 2), "a cell is not a number");
+    }
+  }
+  ATTO_CHECK(next == runs.size(), "[optimizer_study] {} holds {} runs, the checkpoint {}", path, next, runs.size());
+}
+
+// ---- one training run ------------------------------------------------------------------------------------------
+
+// One run, appended to study.runs: from the start, or -- `resumed` -- continued from the checkpoint
+// that was written inside it.
+static void train(Study& study, const std::string& name, double lr, bool cosine, const StudyCheckpoint* resumed) {
+  const Settings& s = study.s;
+  const Digits& data = study.data;
   Run run{name, cosine ? "cosine" : "constant", lr};
   // The same seed before every run: every optimizer starts from the same weights and sees the same
   // minibatches in the same order.
@@ -125,11 +326,7 @@ static Run train(const Settings& s, const Digits& data, const std::string& name,
   auto opt = make_optimizer(name, params, lr);
   std::unique_ptr<optim::LRScheduler> schedule;
   if (cosine) schedule = std::make_unique<optim::CosineAnnealingLR>(*opt, s.steps);
-  std::mt19937_64 shuffle_rng(s.seed);
-  const int64_t n_train = data.x_train.size(0);
-  std::vector<int64_t> order(size_t(n_train), 0);
-  std::iota(order.begin(), order.end(), 0);
-  int64_t cursor = n_train;   // position in the current epoch's order; n_train: reshuffle first
+  DataOrder order(s.seed, data.x_train.size(0));
 
   auto full_loss = [&](const Tensor& x, const Tensor& y) {
     NoGradGuard no_grad;
@@ -150,23 +347,29 @@ static Run train(const Settings& s, const Digits& data, const std::string& name,
     return {Csv::num(loss), Csv::num(val_loss), Csv::num(test_accuracy())};
   };
   const std::string base = Csv::num(lr);
-  std::vector<std::string> eval_cells = evaluate(0);
-  metrics.row({name, run.schedule, base, "0", Csv::num(opt->lr(0)), "", "", "", eval_cells[0], eval_cells[1],
-               eval_cells[2]});
+  std::vector<std::string> eval_cells;
+  if (resumed) {
+    // Weights, optimizer and scheduler state, generator; the rest of the run's state from `extra`.
+    optim::TrainingState state{.model = model.get(), .optimizer = opt.get(), .scheduler = schedule.get()};
+    optim::load_checkpoint(s.resume, state);
+    run = *resumed->current;
+    order.from_text(resumed->data_order, s.resume);
+    study.steps_done += run.steps_done;
+  } else {
+    eval_cells = evaluate(0);
+    study.metrics.row({name, run.schedule, base, "0", Csv::num(opt->lr(0)), "", "", "", eval_cells[0], eval_cells[1],
+                       eval_cells[2]});
+  }
 
   examples::Stopwatch clock;
-  double eval_seconds = 0;   // the evaluations are the same for every optimizer: not counted in its time
-  for (int step = 1; step <= s.steps; ++step) {
+  const double seconds_before = run.seconds;   // > 0 in a resumed run
+  double untimed_seconds = 0;   // evaluations (the same for every optimizer) and checkpoints: not the optimizer's time
+  auto seconds_so_far = [&] { return seconds_before + clock.seconds() - untimed_seconds; };
+  for (int step = run.steps_done + 1; step <= s.steps; ++step) {
     // The next minibatch; LBFGS (a full-batch method) uses the whole training set every step.
     Tensor xb = data.x_train, yb = data.y_train;
     if (!needs_closure(name)) {
-      if (cursor + s.batch > n_train) {
-        std::shuffle(order.begin(), order.end(), shuffle_rng);
-        cursor = 0;
-      }
-      Tensor idx = from_vector<int64_t>(std::vector<int64_t>(order.begin() + cursor, order.begin() + cursor + s.batch))
-                       .to(s.device);
-      cursor += s.batch;
+      Tensor idx = from_vector<int64_t>(order.next(s.batch)).to(s.device);
       xb = index_select(data.x_train, 0, idx), yb = index_select(data.y_train, 0, idx);
     }
     double grad_norm = NAN;
@@ -203,24 +406,37 @@ static Run train(const Settings& s, const Digits& data, const std::string& name,
     if (step % s.eval_every == 0 || step == s.steps) {
       examples::Stopwatch eval_clock;
       eval_cells = evaluate(step);
-      eval_seconds += eval_clock.seconds();
+      untimed_seconds += eval_clock.seconds();
     }
-    metrics.row({name, run.schedule, base, std::to_string(step), Csv::num(lr_now), Csv::num(loss), Csv::num(grad_norm),
-                 Csv::num(ratio), eval_cells[0], eval_cells[1], eval_cells[2]});
-    bar.update(++bar_done, {{"loss", loss}}, double(xb.size(0)));
-    // A run that blew up stops here; the rest of its steps are counted as done for the progress bar.
+    study.metrics.row({name, run.schedule, base, std::to_string(step), Csv::num(lr_now), Csv::num(loss),
+                       Csv::num(grad_norm), Csv::num(ratio), eval_cells[0], eval_cells[1], eval_cells[2]});
+    study.bar.update(++study.steps_done, {{"loss", loss}}, double(xb.size(0)));
+    // A run that blew up stops here; the rest of its steps are counted as done.
     if (!std::isfinite(loss) || loss > 1e3) {
       run.diverged = true;
-      bar_done += s.steps - step;
+      study.steps_done += s.steps - step;
       break;
     }
+    if (step % s.checkpoint_every == 0 && step < s.steps) {
+      examples::Stopwatch save_clock;
+      run.seconds = seconds_so_far();
+      save_study_checkpoint(study, run, /*in_progress=*/true, *model, *opt, schedule.get(), order);
+      untimed_seconds += save_clock.seconds();
+    }
+    if (s.stop_after_steps > 0 && study.steps_done >= s.stop_after_steps) {
+      study.bar.finish();
+      throw Interrupted(fmt::format("stopped after {} steps (--stop-after-steps), in run {} at step {}; continue with "
+                                    "--resume {}/checkpoint.safetensors",
+                                    study.steps_done, run.label(), step, s.out));
+    }
   }
-  run.seconds = clock.seconds() - eval_seconds;
+  run.seconds = seconds_so_far();
   NoGradGuard no_grad;
   run.final_loss = run.diverged ? NAN : full_loss(data.x_train, data.y_train);
   run.val_loss = run.diverged ? NAN : full_loss(data.x_val, data.y_val);
   run.test_accuracy = test_accuracy();
-  return run;
+  study.runs.push_back(run);
+  save_study_checkpoint(study, study.runs.back(), /*in_progress=*/false, *model, *opt, schedule.get(), order);
 }
 
 // ---- the study -------------------------------------------------------------------------------------------------
@@ -249,22 +465,54 @@ void run_digits(const Settings& s) {
     if (std::find(s.optimizers.begin(), s.optimizers.end(), name) != s.optimizers.end()) cosine.push_back(name);
   n_runs += cosine.size();
 
-  Csv metrics(s.out + "/metrics.csv", {"optimizer", "schedule", "base_lr", "step", "lr", "loss", "grad_norm",
-                                       "update_ratio", "train_loss", "val_loss", "test_accuracy"});
+  const bool resuming = !s.resume.empty();
+  StudyCheckpoint resumed;
+  if (resuming) resumed = read_study_checkpoint(s);
+  const std::string metrics_path = s.out + "/metrics.csv";
+  ATTO_CHECK(!resuming || std::filesystem::exists(metrics_path),
+             "[optimizer_study] --resume continues in the folder the study wrote to, and {} is missing (another --out?)",
+             metrics_path);
+  Csv metrics(metrics_path, {"optimizer", "schedule", "base_lr", "step", "lr", "loss", "grad_norm", "update_ratio",
+                             "train_loss", "val_loss", "test_accuracy"},
+              resuming ? std::optional(resumed.metrics_rows) : std::nullopt);
+  if (resuming) {
+    add_curves(resumed, metrics.kept(), metrics_path);
+    fmt::print("resuming from {}: {} of {} runs done{}; {} cut back to {} rows\n", s.resume, resumed.finished.size(),
+               n_runs, resumed.current ? fmt::format(", {} at step {}", resumed.current->label(), resumed.current->steps_done) : "",
+               metrics_path, resumed.metrics_rows);
+  }
   examples::Progress bar(int64_t(n_runs) * s.steps, "digits", "img");
-  int64_t bar_done = 0;
-  std::vector<Run> runs;
+  Study study{s, data, metrics, bar};
+  // The study's next run: taken from the checkpoint if it had finished, continued if the checkpoint
+  // was written inside it, else trained from the start.
+  auto next_run = [&](const std::string& name, double lr, bool with_cosine) {
+    const size_t i = study.runs.size();
+    const Run planned{name, with_cosine ? "cosine" : "constant", lr};
+    const Run* saved = i < resumed.finished.size() ? &resumed.finished[i]
+                       : i == resumed.finished.size() && resumed.current ? &*resumed.current
+                                                                         : nullptr;
+    ATTO_CHECK(!saved || (saved->optimizer == planned.optimizer && saved->schedule == planned.schedule && saved->lr == lr),
+               "[optimizer_study] {}: run {} is {}, but this study's run {} is {}", s.resume, i, saved->label(), i,
+               planned.label());
+    if (i < resumed.finished.size()) {
+      study.runs.push_back(*saved);
+      study.steps_done += s.steps;
+    } else {
+      train(study, name, lr, with_cosine, saved ? &resumed : nullptr);
+    }
+  };
   std::map<std::string, size_t> best;   // optimizer -> index of its best constant-lr run
+  const std::vector<Run>& runs = study.runs;
   for (const auto& name : s.optimizers) {
     for (double lr : grid[name]) {
-      runs.push_back(train(s, data, name, lr, /*cosine=*/false, metrics, bar, bar_done));
+      next_run(name, lr, /*with_cosine=*/false);
       const Run& r = runs.back();
       auto it = best.find(name);
       if (!r.diverged && (it == best.end() || r.val_loss < runs[it->second].val_loss)) best[name] = runs.size() - 1;
     }
   }
   for (const auto& name : cosine)
-    if (best.count(name)) runs.push_back(train(s, data, name, runs[best[name]].lr, /*cosine=*/true, metrics, bar, bar_done));
+    if (best.count(name)) next_run(name, runs[best[name]].lr, /*with_cosine=*/true);
   bar.finish();
 
   // summary.csv: every run; the printed table: each optimizer at its best lr, and the cosine runs.

@@ -9,6 +9,7 @@
 //
 //   build/examples/optimizer_study [--task functions|digits|all] [--optimizers sgd,adam,...]
 //       [--steps 600] [--fn-steps 300] [--lrs 0.001,0.01] [--cosine momentum,adamw] [--out runs/optimizer_study]
+//       [--resume runs/optimizer_study/checkpoint.safetensors]
 //
 // Parts: optimizers.cpp (the line-up), functions.cpp (part a), digits.cpp (part b), study.h.
 #include <CLI/CLI.hpp>
@@ -52,23 +53,31 @@ int main(int argc, char** argv) {
   app.add_option("--target-loss", s.target_loss, "digits: the training loss that 'steps to target' counts to")
       ->capture_default_str();
   app.add_option("--data", s.data, "digits.csv (64 pixels and a label per line)")->capture_default_str();
+  app.add_option("--checkpoint-every", s.checkpoint_every,
+                 "digits: steps between checkpoints inside a run (one is also written after each run)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--stop-after-steps", s.stop_after_steps,
+                 "digits: stop once the study has done this many steps in all, as if interrupted (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
-    // Each run takes seconds and the study is many short runs: it is rerun, not resumed (README).
-    ATTO_CHECK(flags.resume.empty(),
-               "[optimizer_study] --resume {}: this program does not resume -- its runs take seconds each; rerun "
-               "the ones you need with --optimizers and --lrs (same seed, same numbers)",
-               flags.resume);
+    ATTO_CHECK(flags.resume.empty() || task != "functions",
+               "[optimizer_study] --resume continues the digits part; --task functions has nothing to resume");
     for (const auto& name : s.optimizers) study::make_optimizer(name, {zeros({1}, {.requires_grad = true})}, 0.1);
     std::erase(s.cosine, std::string());
     s.device = examples::setup(flags, "optimizer_study");
     s.out = flags.out;
     s.seed = flags.seed;
+    s.resume = flags.resume;
     examples::Stopwatch clock;
     if (task == "functions" || task == "all") study::run_functions(s);
     if (task == "digits" || task == "all") study::run_digits(s);
     fmt::print("optimizer_study done in {:.1f} s\n", clock.seconds());
+  } catch (const study::Interrupted& stop) {
+    fmt::print("{}\n", stop.what());
   } catch (const Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

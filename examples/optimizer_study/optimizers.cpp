@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "common/run.h"
 #include "study.h"
 
 namespace study {
@@ -64,10 +65,38 @@ double global_norm(const std::vector<Tensor>& tensors) {
 
 // ---- Csv ---------------------------------------------------------------------------------------------------------
 
-Csv::Csv(const std::string& path, const std::vector<std::string>& columns) : path_(path), columns_(columns.size()) {
+// "a,b,,c" -> {"a", "b", "", "c"} (the study's cells hold no commas or quotes).
+static std::vector<std::string> split_cells(const std::string& line) {
+  std::vector<std::string> cells(1);
+  for (char c : line) {
+    if (c == ',') cells.emplace_back();
+    else cells.back() += c;
+  }
+  return cells;
+}
+
+Csv::Csv(const std::string& path, const std::vector<std::string>& columns, std::optional<size_t> keep_rows)
+    : path_(path), columns_(columns.size()) {
+  std::vector<std::string> lines;
+  if (keep_rows) {
+    lines = examples::read_lines("optimizer_study", path);
+    while (!lines.empty() && lines.back().empty()) lines.pop_back();
+    ATTO_CHECK(!lines.empty() && split_cells(lines[0]) == columns, "[optimizer_study] {}: the header is not {}", path,
+               fmt::join(columns, ","));
+    ATTO_CHECK(lines.size() - 1 >= *keep_rows,
+               "[optimizer_study] {} holds {} rows, but the checkpoint was written after row {}: it is not the file "
+               "that checkpoint was written with (resume with the same --out)",
+               path, lines.size() - 1, *keep_rows);
+    lines.resize(*keep_rows + 1);
+  }
   out_.open(path, std::ios::trunc);
   ATTO_CHECK(out_.good(), "[optimizer_study] cannot write {}", path);
   row(columns);
+  rows_ = 0;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    kept_.push_back(split_cells(lines[i]));
+    row(kept_.back());
+  }
 }
 
 void Csv::row(const std::vector<std::string>& cells) {
@@ -75,6 +104,7 @@ void Csv::row(const std::vector<std::string>& cells) {
   for (size_t i = 0; i < cells.size(); ++i) out_ << (i ? "," : "") << cells[i];
   out_ << '\n' << std::flush;
   ATTO_CHECK(out_.good(), "[optimizer_study] writing {} failed", path_);
+  ++rows_;
 }
 
 std::string Csv::num(double v) { return std::isnan(v) ? "" : fmt::format("{:.9g}", v); }

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,15 @@ struct Settings {
   int eval_every = 20;                   // steps between full-training-set evaluations
   double target_loss = 0.05;              // "steps to target" = first evaluation at or below this training loss
   std::string data;                      // digits.csv
+  // checkpoints (digits.cpp, NOTE [ Resuming the study ])
+  std::string resume;                    // a checkpoint.safetensors to continue from; "" = start afresh
+  int checkpoint_every = 200;            // steps between checkpoints inside a run (and one after each run)
+  int64_t stop_after_steps = 0;          // > 0: stop once the study has done this many steps (an interruption)
+};
+
+// Thrown when --stop-after-steps is reached: the study stops as if it had been killed there.
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 // ---- a CSV file with text and number columns -------------------------------------------------------------------
@@ -59,13 +70,20 @@ struct Settings {
 // this small writer formats every cell itself. Numbers use "{:.9g}": the same run writes the same bytes.
 class Csv {
  public:
-  Csv(const std::string& path, const std::vector<std::string>& columns);
+  // A new file with the header row; or, with keep_rows (a resumed study), the file this class wrote
+  // before, cut back to its header and first keep_rows rows (those written after the checkpoint are
+  // dropped) and appended to. The kept rows, split into cells, are in kept().
+  Csv(const std::string& path, const std::vector<std::string>& columns, std::optional<size_t> keep_rows = std::nullopt);
   void row(const std::vector<std::string>& cells);
+  size_t rows() const { return rows_; }   // data rows in the file (the header not counted)
+  const std::vector<std::vector<std::string>>& kept() const { return kept_; }
   static std::string num(double v);   // "{:.9g}", and "" for NaN (an empty cell: no value)
 
  private:
   std::string path_;
   size_t columns_;
+  size_t rows_ = 0;
+  std::vector<std::vector<std::string>> kept_;
   std::ofstream out_;
 };
 
