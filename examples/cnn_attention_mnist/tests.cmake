@@ -20,6 +20,14 @@ set_tests_properties(example_cnn_attention_mnist_resumes PROPERTIES
   PASS_REGULAR_EXPRESSION "resumed from .*epoch 1 done.*test accuracy 0\\.[5-9][0-9]+ \\(1000 test images\\)"
   ENVIRONMENT OMP_WAIT_POLICY=passive TIMEOUT 120 FIXTURES_REQUIRED mnist_checkpoint)
 
+# A checkpoint of another model (64 channels) into this one (32): the error lists the differing shapes.
+add_test(NAME example_cnn_attention_mnist_resume_other_model
+         COMMAND cnn_attention_mnist --train-limit 3000 --test-limit 1000 --channels2 32 --epochs 1
+                 --out ${mnist_smoke}_other --resume ${mnist_smoke}/checkpoint.safetensors)
+set_tests_properties(example_cnn_attention_mnist_resume_other_model PROPERTIES
+  PASS_REGULAR_EXPRESSION "error: \\[load_checkpoint\\] .*does not fit this AttentionCnn.*conv2.weight: expected \\[32, 32, 3, 3\\], found \\[64, 32, 3, 3\\]"
+  TIMEOUT 60 FIXTURES_REQUIRED mnist_checkpoint)
+
 add_test(NAME example_cnn_attention_mnist_missing_file
          COMMAND cnn_attention_mnist --data ${mnist_bad}/no_such_folder --out ${mnist_bad}/out)
 set_tests_properties(example_cnn_attention_mnist_missing_file PROPERTIES
