@@ -157,8 +157,8 @@ void draw_attention(AttentionCnn& model, const mnist::Split& test, int64_t count
   model.eval();
   count = std::min(count, test.labels.size(0));
   AttentionCnn::Output o = model.run(test.images.narrow(0, 0, count));
-  Tensor maps = o.attention.contiguous();   // (count, heads, 7, 7)
-  Tensor predicted = o.logits.argmax(1);
+  Tensor maps = o.attention.to(kCPU).contiguous();   // (count, heads, 7, 7)
+  Tensor predicted = o.logits.argmax(1).to(kCPU), labels = test.labels.narrow(0, 0, count).to(kCPU);
   const int64_t heads = maps.size(1), rows = maps.size(2), cols = maps.size(3), cells = rows * cols;
   const float* weights = maps.data_ptr<float>();
   std::vector<plot::Canvas> panels;
@@ -170,7 +170,7 @@ void draw_attention(AttentionCnn& model, const mnist::Split& test, int64_t count
       std::vector<float> attention(map, map + cells);
       const float top = *std::max_element(attention.begin(), attention.end());
       for (float& a : attention) a /= top;
-      const std::string title = fmt::format("#{}: {} -> {}, head {}", i, test.labels.data_ptr<int64_t>()[i],
+      const std::string title = fmt::format("#{}: {} -> {}, head {}", i, labels.data_ptr<int64_t>()[i],
                                             predicted.data_ptr<int64_t>()[i], k + 1);
       panels.push_back(plot::draw_image_overlay(image, 28, 28, attention, int(rows), int(cols), 0.55, title, 6));
     }
@@ -202,16 +202,18 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    examples::setup(flags, "cnn_attention_mnist");
+    const Device device = examples::setup(flags, "cnn_attention_mnist");
     ATTO_CHECK(epochs > 0 && batch > 0, "[cnn_attention_mnist] --epochs and --batch must be positive");
     examples::Stopwatch clock;
     mnist::Split train = mnist::load_split(data, "train", train_limit);
     mnist::Split test = mnist::load_split(data, "t10k", test_limit);
+    for (Tensor* t : {&train.images, &train.labels, &test.images, &test.labels}) *t = t->to(device);
     const int64_t n_train = train.labels.size(0);
     fmt::print("mnist: {} training / {} test images from {} ({:.1f} s)\n", n_train, test.labels.size(0), data,
                clock.seconds());
 
     AttentionCnn model(c1, c2, heads);
+    model.to(device);
     fmt::print("{}\n{} parameters\n", model.repr(), model.num_parameters());
     optim::Adam optimizer(model.parameters(), {.lr = lr});
     const int64_t steps_per_epoch = (n_train + batch - 1) / batch;
@@ -244,7 +246,7 @@ int main(int argc, char** argv) {
       std::iota(order.begin(), order.end(), 0);
       std::mt19937_64 shuffle_rng(flags.seed * 1000003 + uint64_t(epoch));
       std::shuffle(order.begin(), order.end(), shuffle_rng);
-      Tensor permutation = from_vector<int64_t>(order);
+      Tensor permutation = from_vector<int64_t>(order).to(device);
 
       examples::Stopwatch epoch_clock;
       examples::Progress bar(steps_per_epoch, fmt::format("epoch {}/{}", epoch, epochs), "img");
