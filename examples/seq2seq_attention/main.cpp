@@ -297,12 +297,12 @@ int main(int argc, char** argv) {
       Tokens rows = hyp;
       rows.push_back("<eos>");
       plot::HeatmapOptions options{.xlabel = english_to_french ? "English source" : "French source",
-                                   .ylabel = "greedy output",
+                                   .ylabel = "output",
                                    .x_labels = s.pair->source,
                                    .y_labels = rows,
                                    .v_min = 0,
                                    .v_max = 1,
-                                   .cell = 34};
+                                   .cell = 40};
       panels.push_back(plot::draw_heatmap(greedy[i].weights, int(rows.size()), int(s.pair->source.size()), options));
     }
     if (!panels.empty()) {
