@@ -131,20 +131,24 @@ int main(int argc, char** argv) {
   std::string data = data_dir() + "/eng-fra/eng-fra.tutorial.tsv";
   app.add_option("--epochs", epochs, "passes over the training pairs")->capture_default_str();
   app.add_option("--iters", iters, "stop after this many steps (0: run all epochs)")->capture_default_str();
-  app.add_option("--batch", batch_size, "sentence pairs per step")->capture_default_str();
-  app.add_option("--hidden", hidden, "embedding and GRU width")->capture_default_str();
+  app.add_option("--batch", batch_size, "sentence pairs per step")->capture_default_str()->check(CLI::Range(1, 1000000));
+  app.add_option("--hidden", hidden, "embedding and GRU width")->capture_default_str()->check(CLI::Range(1, 1000000));
   app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
   app.add_option("--dropout", dropout, "dropout on the word embeddings")->capture_default_str();
   app.add_option("--teacher-forcing", teacher_forcing,
                  "probability that a batch is trained on the reference's previous words (else on the model's own)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--clip", clip, "gradient norm clip (0: none)")->capture_default_str();
-  app.add_option("--beam", beam, "beam width for the beam-search score (1: greedy only)")->capture_default_str();
+  app.add_option("--beam", beam, "beam width for the beam-search score (1: greedy only)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--length-penalty", length_penalty, "beam search ranks finished sentences by log p / length^this")
       ->capture_default_str();
-  app.add_option("--max-length", max_length, "longest translation, in words")->capture_default_str();
+  app.add_option("--max-length", max_length, "longest translation, in words")->capture_default_str()->check(CLI::Range(1, 1000000));
   app.add_option("--test-fraction", test_fraction, "share of the pairs held out (whole sentence groups)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 0.9));
   app.add_option("--eval-limit", eval_limit, "score only the first N held-out sentences (0: all)")->capture_default_str();
   app.add_option("--samples", samples, "held-out sentences printed and drawn as alignment heatmaps")->capture_default_str();
   app.add_option("--data", data, "english<TAB>french pairs, normalized")->capture_default_str();
