@@ -254,6 +254,7 @@ int main(int argc, char** argv) {
           score(translate(model, test_sentences, src, tgt, 1, max_length, length_penalty), test_sentences, tgt);
       fmt::print("epoch {:2d}  step {:5d}  train loss {:.4f}  test loss {:.4f}  test greedy BLEU {:.2f}  ({:.0f} s)\n",
                  epoch, state.step, loss_sum / double(steps), test_loss, 100 * greedy_bleu.bleu, clock.seconds());
+      std::fflush(stdout);   // a log file shows each epoch as it ends
       epoch_log.row({double(epoch) - 1 + double(end_batch) / double(steps_per_epoch), double(state.step),
                      loss_sum / double(steps), test_loss, greedy_bleu.bleu});
       last_train_loss = loss_sum / double(steps);
