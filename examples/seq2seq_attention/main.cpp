@@ -339,10 +339,10 @@ int main(int argc, char** argv) {
       plot::save_grid(flags.out + "/loss.png", {losses, bleu}, 2, "seq2seq_attention training");
       fmt::print("wrote {}/loss.png\n", flags.out);
     }
-    fmt::print("final train loss {:.4f}  test loss {:.4f}; training and per-epoch scoring took {:.0f} s, "
-               "all {:.0f} s\n",
-               last_train_loss, last_test_loss,
-               train_seconds, clock.seconds());
+    if (std::isfinite(last_train_loss))
+      fmt::print("final train loss {:.4f}  test loss {:.4f}; training and per-epoch scoring took {:.0f} s, "
+                 "all {:.0f} s\n",
+                 last_train_loss, last_test_loss, train_seconds, clock.seconds());
   } catch (const Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
