@@ -79,6 +79,8 @@ TEST_CASE("LayerNorm matches PyTorch forward and backward") {
 TEST_CASE("LayerNorm with bias false has a weight only and no shift") {
   nn::LayerNorm affine(nn::LayerNormOptions{.normalized_shape = {3, 4}});
   nn::LayerNorm no_bias(nn::LayerNormOptions{.normalized_shape = {3, 4}, .bias = false});
+  affine.to(kFloat64);
+  no_bias.to(kFloat64);
   CHECK(no_bias.named_parameters().keys() == std::vector<std::string>{"weight"});
   StateDict weight_only;
   weight_only.insert("weight", R::layernorm_weight.tensor(kFloat64));
