@@ -224,8 +224,9 @@ int main(int argc, char** argv) {
       return std::pair{train_loss, val_loss};
     };
 
-    examples::Progress bar(f.iters - state.step, "train", "char");
-    for (int64_t it = state.step; it < f.iters; ++it) {
+    const int64_t first_iter = state.step;   // save() moves state.step on
+    examples::Progress bar(f.iters - first_iter, "train", "char");
+    for (int64_t it = first_iter; it < f.iters; ++it) {
       if (f.eval_interval > 0 && it % f.eval_interval == 0) {
         auto [train_loss, val_loss] = evaluate(it, f.eval_iters);
         fmt::print("iter {}: train loss {:.4f}, val loss {:.4f}\n", it, train_loss, val_loss);
@@ -253,7 +254,7 @@ int main(int argc, char** argv) {
 
       const double loss_value = loss.item<double>();
       log.row({double(it), loss_value, lr, grad_norm, training_seconds()});
-      bar.update(it + 1 - state.step, {{"loss", loss_value}, {"lr", lr}}, double(f.batch * f.seq));
+      bar.update(it + 1 - first_iter, {{"loss", loss_value}, {"lr", lr}}, double(f.batch * f.seq));
       if (f.checkpoint_every > 0 && (it + 1) % f.checkpoint_every == 0 && it + 1 < f.iters) save(it + 1);
     }
     bar.finish();

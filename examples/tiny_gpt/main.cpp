@@ -218,9 +218,10 @@ int main(int argc, char** argv) {
       return std::pair{train_loss, val_loss};
     };
 
-    examples::Progress bar(f.iters - state.step, "train", "tok");
+    const int64_t first_iter = state.step;   // save() moves state.step on
+    examples::Progress bar(f.iters - first_iter, "train", "tok");
     double eval_seconds = 0;
-    for (int64_t it = state.step; it < f.iters; ++it) {
+    for (int64_t it = first_iter; it < f.iters; ++it) {
       if (f.eval_interval > 0 && it % f.eval_interval == 0) {
         examples::Stopwatch eval_clock;
         auto [train_loss, val_loss] = evaluate(it, f.eval_iters);
@@ -239,7 +240,7 @@ int main(int argc, char** argv) {
 
       const double loss_value = loss.item<double>();
       log.row({double(it), loss_value, lr, grad_norm, seconds_before + clock.seconds()});
-      bar.update(it + 1 - state.step, {{"loss", loss_value}, {"lr", lr}}, double(f.batch * f.block));
+      bar.update(it + 1 - first_iter, {{"loss", loss_value}, {"lr", lr}}, double(f.batch * f.block));
       if (f.checkpoint_every > 0 && (it + 1) % f.checkpoint_every == 0 && it + 1 < f.iters) save(it + 1);
     }
     bar.finish();
