@@ -86,7 +86,7 @@ LayerNorm::LayerNorm(const LayerNormOptions& o) : Module("LayerNorm"), options(o
   ATTO_CHECK(!o.normalized_shape.empty(), "[LayerNorm] normalized_shape must not be empty");
   if (o.elementwise_affine) {
     weight = register_parameter("weight", ones(o.normalized_shape));
-    bias = register_parameter("bias", zeros(o.normalized_shape));
+    if (o.bias) bias = register_parameter("bias", zeros(o.normalized_shape));
   }
 }
 

@@ -47,10 +47,12 @@ class Embedding : public Module {
 };
 
 // Normalises over the trailing dims given by normalized_shape; weight ones, bias zeros.
+// bias = false keeps the weight only (PyTorch >= 2.1's LayerNorm(..., bias=False), as GPT models use).
 struct LayerNormOptions {
   Shape normalized_shape;
   double eps = 1e-5;
   bool elementwise_affine = true;
+  bool bias = true;
 };
 class LayerNorm : public Module {
  public:

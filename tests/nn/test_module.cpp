@@ -76,6 +76,22 @@ TEST_CASE("LayerNorm matches PyTorch forward and backward") {
                R::layernorm_R, &R::layernorm_dx, {{"weight", &R::layernorm_dweight}, {"bias", &R::layernorm_dbias}});
 }
 
+TEST_CASE("LayerNorm with bias false has a weight only and no shift") {
+  nn::LayerNorm affine(nn::LayerNormOptions{.normalized_shape = {3, 4}});
+  nn::LayerNorm no_bias(nn::LayerNormOptions{.normalized_shape = {3, 4}, .bias = false});
+  affine.to(kFloat64);
+  no_bias.to(kFloat64);
+  CHECK(no_bias.named_parameters().keys() == std::vector<std::string>{"weight"});
+  StateDict weight_only;
+  weight_only.insert("weight", R::layernorm_weight.tensor(kFloat64));
+  no_bias.load_state_dict(weight_only);
+  StateDict zero_bias = weight_only;
+  zero_bias.insert("bias", zeros({3, 4}, {.dtype = kFloat64}));
+  affine.load_state_dict(zero_bias);
+  Tensor x = R::layernorm_x.tensor(kFloat64);
+  CHECK_ALLCLOSE(no_bias(x), affine(x).to_vector<double>(), 0.0, 0.0);
+}
+
 TEST_CASE("default initialisation follows PyTorch's bounds") {
   manual_seed(1);
   nn::Linear lin(400, 30);
