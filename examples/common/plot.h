@@ -11,6 +11,7 @@
 // data's sizes agree (e.g. values.size() == rows * cols) with a message that shows them.
 #pragma once
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -27,6 +28,7 @@ class Canvas {
   int width() const { return width_; }
   int height() const { return height_; }
   void set(int x, int y, Rgb c);                                  // ignores pixels off the canvas
+  Rgb get(int x, int y) const;                                    // black off the canvas
   void fill_rect(int x, int y, int w, int h, Rgb c);
   void rect(int x, int y, int w, int h, Rgb c);                   // outline
   void line(double x0, double y0, double x1, double y1, Rgb c, int thickness = 1);
