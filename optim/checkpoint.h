@@ -13,8 +13,21 @@
 // (a 0-d float64 each) and "generator.seed"/"generator.offset" (0-d int64; the generator defaults
 // to default_generator()). Metadata: "format" = "attograd.checkpoint.v1", "step", the optimizer's
 // type and its param_groups (options = hyper-parameters, as JSON), the scheduler's type, and
-// "extra.<key>" for the caller's values. A file from another model fails with the list of keys
-// that differ (missing / unexpected / shape) -- nothing is loaded in that case.
+// "extra.<key>" for the caller's values. Hyper-parameters are JSON (readable by any safetensors
+// tool): [{"params": [0, 1], "lr": 0.001, "betas.0": 0.9, ...}], numbers printed so that they read
+// back bit for bit; infinities and NaN, which JSON lacks, as the strings "inf", "-inf", "nan".
+//
+// load_checkpoint checks the whole file before it changes anything: the format tag and version,
+// the model's keys, shapes and dtypes (one error lists every missing / unexpected key and every
+// shape or dtype that differs), the optimizer's type, group count and hyper-parameter names, the
+// scheduler's type and keys; the optimizer's and scheduler's load_state_dict check the rest, and a
+// failure there puts back what was already loaded. A file that does not fit loads nothing.
+// An optimizer or scheduler given to load_checkpoint must be in the file; one in the file but not
+// given is skipped (pass just the model to load weights; generator, step and extra are always
+// restored).
+//
+// The state files of save_optimizer_state / save_scheduler_state hold the same "optimizer.*" /
+// "scheduler.*" tensors and metadata, with format "attograd.optimizer.v1" / "attograd.scheduler.v1".
 #pragma once
 #include <map>
 #include <string>
@@ -32,7 +45,8 @@ struct TrainingState {
   LRScheduler* scheduler = nullptr;     // optional
   Generator* generator = nullptr;       // null: default_generator()
   int64_t step = 0;                     // saved; restored by load_checkpoint
-  std::map<std::string, std::string> extra;   // the caller's values (epoch, data cursor, ...); restored
+  std::map<std::string, std::string> extra = {};   // the caller's values (epoch, data cursor, ...);
+                                                   // load_checkpoint replaces them with the file's
 };
 
 void save_checkpoint(const std::string& path, const TrainingState& state);
