@@ -293,16 +293,16 @@ int main(int argc, char** argv) {
                     2, fmt::format("lstm_classifier ({}): test accuracy {:.3f}", model_name, t.accuracy));
 
     // The comparison with sentiment_attention, when its results are there (same split, same test set).
-    fmt::print("\n{:<48} {:>13} {:>10} {:>10} {:>10}\n", "model (same 600 test sentences)", "test accuracy",
+    fmt::print("\n{:<54} {:>13} {:>10} {:>10} {:>10}\n", "model (same 600 test sentences)", "test accuracy",
                "train wall", "CPU time", "parameters");
     const std::vector<double> attention = read_results(compare_with);
     if (attention.empty())
-      fmt::print("{:<48} (no {}: run sentiment_attention first)\n", "sentiment_attention", compare_with);
+      fmt::print("{:<54} (no {}: run sentiment_attention first)\n", "sentiment_attention", compare_with);
     else
-      fmt::print("{:<48} {:>13.3f} {:>8.1f} s {:>8.1f} s {:>10}\n",
+      fmt::print("{:<54} {:>13.3f} {:>8.1f} s {:>8.1f} s {:>10}\n",
                  fmt::format("sentiment_attention (seed {})", attention[0]), attention[1], attention[3], attention[6],
                  int64_t(attention[4]));
-    fmt::print("{:<48} {:>13.3f} {:>8.1f} s {:>8.1f} s {:>10}\n\n",
+    fmt::print("{:<54} {:>13.3f} {:>8.1f} s {:>8.1f} s {:>10}\n\n",
                fmt::format("lstm_classifier, {} (seed {})", model_name, flags.seed), t.accuracy, train_seconds,
                double(std::clock() - cpu_start) / CLOCKS_PER_SEC, model.num_parameters());
 
