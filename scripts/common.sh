@@ -3,6 +3,12 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# OpenMP threads that wait for work sleep instead of spinning: on a busy or shared machine (and under
+# `ctest -j`, where several test programs share the cores) spinning threads steal the cores the
+# working ones need, and a 2-thread run becomes many times slower than a 1-thread one. libgomp reads
+# this when a program starts, so it is set here, before anything runs.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+
 # Packages: compiler, CMake + Ninja, OpenBLAS (its OpenMP build: one thread pool), fmt, doctest,
 # CLI11 (the examples' command lines), nlohmann-json (the safetensors header).
 ATTO_PACKAGES=(g++ cmake ninja-build libopenblas-openmp-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev)
