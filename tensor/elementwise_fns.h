@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "tensor/cpu/vec_math.h"
 #include "tensor/strided.h"   // ATTO_HD
 
 namespace atto::fns {
@@ -169,33 +170,57 @@ struct LeakyRelu {   // y = x > 0 ? x : slope x;  dy/dx = x > 0 ? 1 : slope (slo
 // GELU, exact:  y = x Phi(x) = x/2 (1 + erf(x/sqrt2));  dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi)
 // GELU, tanh:   y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
 //               dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-struct Gelu {
+// erf and exp for GELU: in host code, for float, the vectorisable exp_f32/erf_f32 (tensor/cpu/vec_math.h),
+// so that GELU's contiguous loops run several elements at a time; otherwise std::erf/std::exp.
+template <class T> [[gnu::always_inline]] inline ATTO_HD T gelu_erf(T x) {
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) return cpu::erf_f32(x);
+#endif
+  return std::erf(x);
+}
+template <class T> [[gnu::always_inline]] inline ATTO_HD T gelu_exp(T x) {
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) return cpu::exp_f32(x);
+#endif
+  return std::exp(x);
+}
+
+// Two functors, not one with a flag: a run-time flag inside the loop body keeps GCC from
+// vectorising the exact GELU's loop. Always inlined, as their erf and exp: out of line, the loop
+// would make one call per element.
+struct Gelu {   // exact
   static constexpr const char* op = "gelu";
   static constexpr const char* name = "GeluBackward";
   static constexpr int saves = kSavesX;
   static constexpr Ints ints = Ints::Reject;
   static constexpr double kSqrt1_2 = 0.70710678118654752440;        // 1/sqrt(2)
   static constexpr double kInvSqrt2Pi = 0.39894228040143267794;     // 1/sqrt(2 pi)
+  template <class T> [[gnu::always_inline]] ATTO_HD T fwd(T x) const {
+    return x * T(0.5) * (T(1) + gelu_erf(x * T(kSqrt1_2)));
+  }
+  template <class T> [[gnu::always_inline]] ATTO_HD T bwd(T x, T, T dy) const {
+    T cdf = T(0.5) * (T(1) + gelu_erf(x * T(kSqrt1_2)));
+    T pdf = gelu_exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
+    return dy * (cdf + x * pdf);
+  }
+};
+
+struct GeluTanh {
+  static constexpr const char* op = "gelu";
+  static constexpr const char* name = "GeluBackward";
+  static constexpr int saves = kSavesX;
+  static constexpr Ints ints = Ints::Reject;
   static constexpr double kSqrt2OverPi = 0.79788456080286535588;    // sqrt(2/pi)
   static constexpr double kKappa = 0.044715;
-  bool tanh_approx = false;
   template <class T> ATTO_HD T fwd(T x) const {
-    if (tanh_approx) {
-      T u = T(kSqrt2OverPi) * (x + T(kKappa) * x * x * x);
-      return T(0.5) * x * (T(1) + std::tanh(u));
-    }
-    return x * T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2)));
+    T u = T(kSqrt2OverPi) * (x + T(kKappa) * x * x * x);
+    return T(0.5) * x * (T(1) + std::tanh(u));
   }
   template <class T> ATTO_HD T bwd(T x, T, T dy) const {
-    if (tanh_approx) {
-      T u = T(kSqrt2OverPi) * (x + T(kKappa) * x * x * x);
-      T t = std::tanh(u);
-      T du = T(kSqrt2OverPi) * (T(1) + T(3 * kKappa) * x * x);
-      return dy * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du);
-    }
-    T cdf = T(0.5) * (T(1) + std::erf(x * T(kSqrt1_2)));
-    T pdf = std::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
-    return dy * (cdf + x * pdf);
+    T u = T(kSqrt2OverPi) * (x + T(kKappa) * x * x * x);
+    T t = std::tanh(u);
+    T du = T(kSqrt2OverPi) * (T(1) + T(3 * kKappa) * x * x);
+    return dy * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du);
   }
 };
 

@@ -72,7 +72,9 @@ Tensor tanh(const Tensor& x) { return unary<fns::Tanh>(x); }
 Tensor sigmoid(const Tensor& x) { return unary<fns::Sigmoid>(x); }
 Tensor relu(const Tensor& x) { return unary<fns::Relu>(x); }
 Tensor leaky_relu(const Tensor& x, double negative_slope) { return unary(x, fns::LeakyRelu{negative_slope}); }
-Tensor gelu(const Tensor& x, GeluApprox approximate) { return unary(x, fns::Gelu{approximate == GeluApprox::Tanh}); }
+Tensor gelu(const Tensor& x, GeluApprox approximate) {
+  return approximate == GeluApprox::Tanh ? unary(x, fns::GeluTanh{}) : unary(x, fns::Gelu{});
+}
 Tensor silu(const Tensor& x) { return unary<fns::Silu>(x); }
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   ATTO_CHECK(beta != 0, "[softplus] beta must be nonzero (input shape {})", x.shape());

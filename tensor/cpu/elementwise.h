@@ -9,12 +9,15 @@
 
 namespace atto::cpu {
 
+// The unary lambdas are always inlined into map_strided's loop: a big formula (GELU's erf) would
+// otherwise stay out of line, one call per element, and the loop would not vectorise.
 template <class T, class Fn> void unary_forward(Fn fn, StridedView y, StridedView x) {
-  map_strided<T, T>([fn](T x) { return fn.template fwd<T>(x); }, y, x);
+  map_strided<T, T>([fn](T x) __attribute__((always_inline)) { return fn.template fwd<T>(x); }, y, x);
 }
 
 template <class T, class Fn> void unary_backward(Fn fn, StridedView dx, StridedView x, StridedView y, StridedView dy) {
-  map_strided<T, T, T, T>([fn](T x, T y, T dy) { return fn.template bwd<T>(x, y, dy); }, dx, x, y, dy);
+  map_strided<T, T, T, T>([fn](T x, T y, T dy) __attribute__((always_inline)) { return fn.template bwd<T>(x, y, dy); }, dx,
+                          x, y, dy);
 }
 
 template <class T, class Fn> void binary_forward(Fn fn, StridedView y, StridedView a, StridedView b) {

@@ -11,6 +11,7 @@
 
 #include "tensor/cpu/parallel_for.h"
 #include "tensor/cpu/reduce.h"   // acc_t
+#include "tensor/cpu/vec_math.h"
 
 namespace atto::cpu {
 
@@ -21,9 +22,31 @@ template <class F> void for_each_line(int64_t outer, int64_t n, int64_t inner, c
                });
 }
 
+// e^x: for float the vectorisable exp_f32 (vec_math.h), for double std::exp.
+template <class T> [[gnu::always_inline]] inline T softmax_exp(T x) {
+  if constexpr (std::is_same_v<T, float>) return exp_f32(x);
+  else return std::exp(x);
+}
+
+// sum_j term(j) over a contiguous row, in kLanes interleaved partial sums added up in a fixed order
+// at the end (the same for any thread count): one serial chain of adds would cost more than the
+// vectorised work around it.
+template <class A, class Term> A sum_lanes(int64_t n, const Term& term) {
+  constexpr int64_t kLanes = 8;
+  A lane[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) lane[l] += term(j + l);
+  for (; j < n; ++j) lane[j % kLanes] += term(j);
+  A sum = 0;
+  for (int64_t l = 0; l < kLanes; ++l) sum += lane[l];
+  return sum;
+}
+
 // softmax:      y_j = exp(x_j - m) / sum_k exp(x_k - m)
 // log_softmax:  y_j = x_j - m - log(sum_k exp(x_k - m))
-// with m = max_k x_k, so no exp overflows (the result is the same for any shift m).
+// with m = max_k x_k, so no exp overflows (the result is the same for any shift m). A contiguous
+// row (inner == 1, the usual last-dim softmax) runs as separate flat loops that GCC vectorises.
 template <class T, bool Log> void softmax_forward_impl(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   using A = acc_t<T>;
   for_each_line(outer, n, inner, [&](int64_t base) {
@@ -35,10 +58,15 @@ template <class T, bool Log> void softmax_forward_impl(const T* x, T* y, int64_t
       if (v > m || v != v) m = v;
     }
     A sum = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      T e = std::exp(xl[j * inner] - m);
-      if constexpr (!Log) yl[j * inner] = e;
-      sum += A(e);
+    if (inner == 1) {
+      for (int64_t j = 0; j < n; ++j) yl[j] = softmax_exp(xl[j] - m);
+      sum = sum_lanes<A>(n, [&](int64_t j) { return A(yl[j]); });
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        T e = softmax_exp(xl[j * inner] - m);
+        if constexpr (!Log) yl[j * inner] = e;
+        sum += A(e);
+      }
     }
     if constexpr (Log) {
       const T lse = T(std::log(sum));   // (x - m) - lse, not x - (m + lse): keeps float precision for large m
@@ -58,12 +86,14 @@ void softmax_backward_impl(const T* y, const T* dy, T* dx, int64_t outer, int64_
   for_each_line(outer, n, inner, [&](int64_t base) {
     const T *yl = y + base, *dyl = dy + base;
     T* dxl = dx + base;
+    auto term = [&](int64_t j) { return Log ? A(dyl[j * inner]) : A(dyl[j * inner]) * A(yl[j * inner]); };
     A dot = 0;
-    for (int64_t j = 0; j < n; ++j) dot += Log ? A(dyl[j * inner]) : A(dyl[j * inner]) * A(yl[j * inner]);
+    if (inner == 1) dot = sum_lanes<A>(n, term);
+    else for (int64_t j = 0; j < n; ++j) dot += term(j);
     const T s = T(dot);
     for (int64_t j = 0; j < n; ++j) {
       const int64_t k = j * inner;
-      dxl[k] = Log ? dyl[k] - std::exp(yl[k]) * s : yl[k] * (dyl[k] - s);
+      dxl[k] = Log ? dyl[k] - softmax_exp(yl[k]) * s : yl[k] * (dyl[k] - s);
     }
   });
 }

@@ -1,0 +1,72 @@
+// tests/tensor/test_vec_math.cpp -- the vectorisable float exp and erf (tensor/cpu/vec_math.h) against
+// std::exp / std::erf in double, rounded to float: every 4099th float bit pattern (both signs, all
+// exponents, NaNs and infinities included) plus the edges of the ranges.
+#include <doctest/doctest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "tensor/cpu/vec_math.h"
+
+namespace {
+
+// Distance in units in the last place between two floats (0 when both are NaN).
+int64_t ulp_distance(float a, float b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : INT64_MAX;
+  auto ordered = [](float x) {   // float bits mapped to integers that order like the floats
+    int64_t i = std::bit_cast<int32_t>(x);
+    return i < 0 ? int64_t(INT32_MIN) - i : i;
+  };
+  return std::abs(ordered(a) - ordered(b));
+}
+
+std::vector<float> test_floats() {
+  std::vector<float> xs;
+  for (uint64_t bits = 0; bits <= UINT32_MAX; bits += 4099) xs.push_back(std::bit_cast<float>(uint32_t(bits)));
+  for (float x : {0.0f, -0.0f, 88.72f, 88.7228394f, 88.73f, -87.33f, -103.9f, -104.0f, -104.1f, -150.0f, 0.921875f,
+                  -0.921875f, 0.9219f, 3.92f, 4.0f, 4.1f, 1e-30f, -1e-30f, std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
+                  std::numeric_limits<float>::denorm_min()})
+    xs.push_back(x);
+  return xs;
+}
+
+// The largest error over test_floats(), and where it is, for a loop written as the kernels write it.
+template <class Fast, class Exact> std::pair<int64_t, float> max_ulp_error(const Fast& fast, const Exact& exact) {
+  const std::vector<float> xs = test_floats();
+  std::vector<float> ys(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) ys[i] = fast(xs[i]);
+  int64_t worst = 0;
+  float where = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    int64_t e = ulp_distance(ys[i], float(exact(double(xs[i]))));
+    if (e > worst) worst = e, where = xs[i];
+  }
+  return {worst, where};
+}
+
+}  // namespace
+
+TEST_CASE("exp_f32 is within 2 ulp of std exp over the whole float range") {
+  auto [worst, where] = max_ulp_error(atto::cpu::exp_f32, [](double x) { return std::exp(x); });
+  INFO("worst at x = " << where);
+  CHECK(worst <= 2);
+  CHECK(atto::cpu::exp_f32(-std::numeric_limits<float>::infinity()) == 0.0f);
+  CHECK(atto::cpu::exp_f32(std::numeric_limits<float>::infinity()) == std::numeric_limits<float>::infinity());
+  CHECK(atto::cpu::exp_f32(89.0f) == std::numeric_limits<float>::infinity());
+  CHECK(std::isnan(atto::cpu::exp_f32(std::numeric_limits<float>::quiet_NaN())));
+  CHECK(atto::cpu::exp_f32(0.0f) == 1.0f);
+}
+
+TEST_CASE("erf_f32 is within 2 ulp of std erf over the whole float range") {
+  auto [worst, where] = max_ulp_error(atto::cpu::erf_f32, [](double x) { return std::erf(x); });
+  INFO("worst at x = " << where);
+  CHECK(worst <= 2);
+  CHECK(atto::cpu::erf_f32(std::numeric_limits<float>::infinity()) == 1.0f);
+  CHECK(atto::cpu::erf_f32(-std::numeric_limits<float>::infinity()) == -1.0f);
+  CHECK(std::isnan(atto::cpu::erf_f32(std::numeric_limits<float>::quiet_NaN())));
+  CHECK(std::signbit(atto::cpu::erf_f32(-0.0f)));
+}
