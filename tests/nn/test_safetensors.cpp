@@ -9,35 +9,16 @@
 
 #include "nn/safetensors.h"
 #include "test_util.h"
+#include "temp_dir.h"
 
 using namespace atto;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string data_path(const std::string& name) { return std::string(ATTO_SOURCE_DIR) + "/tests/data/" + name; }
+using atto::testing::TempDir;
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static int counter = 0;
-    dir = fs::temp_directory_path() / fmt::format("atto_safetensors_{}_{}", ::getpid(), counter++);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-};
+std::string data_path(const std::string& name) { return std::string(ATTO_SOURCE_DIR) + "/tests/data/" + name; }
 
 std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -95,7 +76,7 @@ StateDict atto_fixture(std::map<std::string, std::string>& metadata) {
 }  // namespace
 
 TEST_CASE("safetensors round trip for every dtype and layout with metadata") {
-  TempDir tmp;
+  TempDir tmp("safetensors");
   Tensor f = testing::uniform({3, 4}, -5, 5, 1, kFloat32);
   Tensor d = testing::uniform({2, 3, 4}, -5, 5, 2, kFloat64);
   Tensor i = from_vector<int64_t>({-3, 0, 7, int64_t(1) << 50, 5, -(int64_t(1) << 40)}, Shape{2, 3});
@@ -152,7 +133,7 @@ TEST_CASE("safetensors round trip for every dtype and layout with metadata") {
 TEST_CASE("safetensors writes the committed fixture byte for byte") {
   // tests/data/st_atto.safetensors is what this writer produced; tools/gen_safetensors_fixtures.py
   // reads it into PyTorch and checks every value, so this pins "saved here loads in PyTorch".
-  TempDir tmp;
+  TempDir tmp("safetensors");
   std::map<std::string, std::string> meta;
   StateDict sd = atto_fixture(meta);
   std::string p = tmp.path("atto.safetensors");
@@ -179,7 +160,7 @@ TEST_CASE("safetensors loads files written by Python and writes the same bytes b
   const std::map<std::string, std::string> meta{{"format", "pt"}, {"note", "gr\xc3\xbc\xc3\x9f \xe2\x9c\x93"}};
   CHECK(f.metadata == meta);
   // Saved in the file's order, our writer reproduces the reference writer's bytes exactly.
-  TempDir tmp;
+  TempDir tmp("safetensors");
   std::string again = tmp.path("again.safetensors");
   save_safetensors(again, f.tensors, f.metadata);
   CHECK(read_bytes(again) == read_bytes(p));
@@ -191,7 +172,7 @@ TEST_CASE("safetensors loads files written by Python and writes the same bytes b
 }
 
 TEST_CASE("safetensors normalises bool bytes to 0 and 1") {
-  TempDir tmp;
+  TempDir tmp("safetensors");
   std::string p = tmp.path("b.safetensors");
   write_bytes(p, st_bytes(R"({"b":{"dtype":"BOOL","shape":[4],"data_offsets":[0,4]}})", std::string("\0\1\2\xff", 4)));
   Tensor b = load_safetensors(p).tensors.at("b");
@@ -201,7 +182,7 @@ TEST_CASE("safetensors normalises bool bytes to 0 and 1") {
 }
 
 TEST_CASE("safetensors rejects corrupt truncated and inconsistent files with the file name") {
-  TempDir tmp;
+  TempDir tmp("safetensors");
   const std::string good = read_bytes(data_path("st_python.safetensors"));
   const std::string buf24(24, '\0');
   auto one = [](const std::string& dtype, const std::string& shape, const std::string& offsets) {
@@ -307,7 +288,7 @@ TEST_CASE("safetensors rejects corrupt truncated and inconsistent files with the
 }
 
 TEST_CASE("safetensors saves atomically and a failed save leaves the old file untouched") {
-  TempDir tmp;
+  TempDir tmp("safetensors");
   std::string p = tmp.path("model.safetensors");
   StateDict old_sd;
   old_sd.insert("w", ones({2, 3}));

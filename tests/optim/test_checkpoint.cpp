@@ -12,6 +12,7 @@
 
 #include "optim/checkpoint.h"
 #include "optim_test_util.h"
+#include "temp_dir.h"
 
 using namespace atto;
 using namespace atto::optim;
@@ -20,23 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kVocab = 20;
+using atto::testing::TempDir;
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static int counter = 0;
-    dir = fs::temp_directory_path() / fmt::format("atto_checkpoint_{}_{}", ::getpid(), counter++);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-};
+constexpr int64_t kVocab = 20;
 
 // A next-token model whose training uses the generator twice per step: the batch (randint) and
 // dropout. Embedding -> LSTM -> Dropout -> Linear.
@@ -126,7 +113,7 @@ void check_bitwise_resume(const MakeOptimizer& make_opt, const MakeScheduler& ma
   Run straight = make_run(1, make_opt, make_sched);
   std::vector<double> straight_losses = train(straight, total);
 
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   const std::string path = tmp.path("ckpt.safetensors");
   {
     Run before = make_run(1, make_opt, make_sched);
@@ -259,7 +246,7 @@ TEST_CASE("checkpoint resume is bitwise for LBFGS with its history") {
 }
 
 TEST_CASE("checkpoint without optimizer restores model generator step and extras") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   manual_seed(7);
   TinyLM a;
   (void)randint(0, 10, {5});
@@ -281,7 +268,7 @@ TEST_CASE("checkpoint without optimizer restores model generator step and extras
 }
 
 TEST_CASE("checkpoint file layout follows the documented names") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   Run run = make_run(3, make_adamw, make_warmup_cosine);
   train(run, 2);
   TrainingState st = run.state();
@@ -313,7 +300,7 @@ TEST_CASE("checkpoint file layout follows the documented names") {
 // ---- mismatches: a clear error, and nothing loaded ---------------------------------------------------------
 
 TEST_CASE("checkpoint of another model fails naming the keys and loads nothing") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   const std::string path = tmp.path("c.safetensors");
   Run saved = make_run(1, make_adamw, make_warmup_cosine);
   train(saved, 2);
@@ -361,7 +348,7 @@ TEST_CASE("checkpoint of another model fails naming the keys and loads nothing")
 }
 
 TEST_CASE("checkpoint with a mismatched optimizer or scheduler fails and loads nothing") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   const std::string path = tmp.path("c.safetensors");
   Run saved = make_run(1, make_adamw, make_warmup_cosine);
   train(saved, 2);
@@ -433,7 +420,7 @@ TEST_CASE("checkpoint with a mismatched optimizer or scheduler fails and loads n
 }
 
 TEST_CASE("checkpoint bad files give clear errors") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   const std::string path = tmp.path("c.safetensors");
   Run run = make_run(1, make_adamw, make_warmup_cosine);
   train(run, 1);
@@ -518,7 +505,7 @@ TEST_CASE("checkpoint bad files give clear errors") {
 }
 
 TEST_CASE("save_checkpoint is atomic and needs a model") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   const std::string path = tmp.path("c.safetensors");
   Run run = make_run(1, make_adamw, make_warmup_cosine);
   save_checkpoint(path, run.state());
@@ -536,7 +523,7 @@ TEST_CASE("save_checkpoint is atomic and needs a model") {
 // ---- optimizer and scheduler state files ------------------------------------------------------------------
 
 TEST_CASE("optimizer state file round trip with hyper-parameters in the metadata") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   const std::string path = tmp.path("opt.safetensors");
   Run a = make_run(1,
                    [](TinyLM& m) {
@@ -598,7 +585,7 @@ TEST_CASE("optimizer state file round trip with hyper-parameters in the metadata
 }
 
 TEST_CASE("optimizer state file keeps string options") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   Tensor x = from_vector<double>({1.5, -0.5});
   x.requires_grad_(true);
   LBFGS a({x}, {.history_size = 3, .line_search_fn = "strong_wolfe"});
@@ -625,7 +612,7 @@ TEST_CASE("optimizer state file keeps string options") {
 }
 
 TEST_CASE("scheduler state file round trip") {
-  TempDir tmp;
+  TempDir tmp("checkpoint");
   const std::string path = tmp.path("sched.safetensors");
   Run a = make_run(1, make_adamw, make_warmup_cosine);
   train(a, 5);

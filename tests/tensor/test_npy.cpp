@@ -6,29 +6,16 @@
 #include <fstream>
 
 #include "test_util.h"
+#include "temp_dir.h"
 
 using namespace atto;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string data_path(const std::string& name) { return std::string(ATTO_SOURCE_DIR) + "/tests/data/" + name; }
+using atto::testing::TempDir;
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    static int counter = 0;
-    dir = fs::temp_directory_path() / fmt::format("atto_npy_{}_{}", ::getpid(), counter++);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-};
+std::string data_path(const std::string& name) { return std::string(ATTO_SOURCE_DIR) + "/tests/data/" + name; }
 
 std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -61,7 +48,7 @@ void check_same(const Tensor& got, const Tensor& want) {
 }  // namespace
 
 TEST_CASE("npy round trip for every dtype including non-contiguous inputs") {
-  TempDir tmp;
+  TempDir tmp("npy");
   Tensor f = testing::uniform({3, 4}, -5, 5, 1, kFloat32);
   Tensor d = testing::uniform({2, 3, 4}, -5, 5, 2, kFloat64);
   Tensor i = from_vector<int64_t>({-3, 0, 7, int64_t(1) << 50, 5, -(int64_t(1) << 40)}, Shape{2, 3});
@@ -89,7 +76,7 @@ TEST_CASE("npy round trip for every dtype including non-contiguous inputs") {
 }
 
 TEST_CASE("npy saves over an existing file and leaves nothing when it cannot write") {
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string p = tmp.path("w.npy");
   save_npy(p, ones({2}));
   save_npy(p, zeros({3}, {.dtype = kFloat64}));
@@ -135,7 +122,7 @@ TEST_CASE("npy loads files written by numpy") {
 
 TEST_CASE("npy writes what numpy writes") {
   // save_npy of numpy's own array gives numpy's header and bytes (format 1.0, 64-byte aligned).
-  TempDir tmp;
+  TempDir tmp("npy");
   std::string p = tmp.path("f8.npy");
   save_npy(p, load_npy(data_path("npy_f8.npy")));
   std::string ours = read_bytes(p), numpy = read_bytes(data_path("npy_f8.npy"));
@@ -157,7 +144,7 @@ TEST_CASE("npy rejects unsupported files with the file name") {
 }
 
 TEST_CASE("npy rejects corrupt and truncated files with the file name") {
-  TempDir tmp;
+  TempDir tmp("npy");
   const std::string good = read_bytes(data_path("npy_f4.npy"));
   struct Bad {
     const char* name;
