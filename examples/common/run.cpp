@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "attograd.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 
@@ -132,6 +133,40 @@ void Progress::update(int64_t done, const std::vector<std::pair<std::string, dou
 
 void Progress::finish() {
   if (tty_) fmt::print(stderr, "\n");
+}
+
+std::map<std::string, std::vector<double>> read_csv_columns(const std::string& program, const std::string& path) {
+  std::vector<std::string> lines = read_lines(program, path);
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<double>> columns;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::stringstream ss(lines[i]);
+    std::string cell;
+    for (size_t c = 0; std::getline(ss, cell, ','); ++c) {
+      if (i == 0) {
+        names.push_back(cell);
+      } else if (c < names.size()) {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(cell, &used);
+        } catch (const std::exception&) {
+        }
+        if (used == 0 || used != cell.size()) data_error(program, path, int64_t(i + 1), fmt::format("'{}' is not a number", cell));
+        columns[names[c]].push_back(v);
+      }
+    }
+  }
+  return columns;
+}
+
+double weights_fingerprint(const nn::Module& model) {
+  double total = 0;
+  for (const Tensor& p : model.parameters()) {
+    Tensor w = p.to(kFloat64);
+    total += (w * w).sum().item<double>();
+  }
+  return total;
 }
 
 // ---- data files --------------------------------------------------------------------------------------------

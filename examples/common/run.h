@@ -15,12 +15,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "nn/module.h"
 #include "tensor/device.h"
 
 namespace atto::examples {
@@ -70,6 +72,14 @@ class Progress {
   int64_t last_printed_ = -1;
   bool tty_;
 };
+
+// Reads back a file CsvLog wrote: each column by name (the whole run, also across a resume).
+// A cell that is not a number is an atto::Error naming the file and the line.
+std::map<std::string, std::vector<double>> read_csv_columns(const std::string& program, const std::string& path);
+
+// Sum of squares of every parameter, in float64: two runs that print the same value to 17 digits
+// hold the same weights (the resume tests compare it).
+double weights_fingerprint(const nn::Module& model);
 
 // Seconds since construction.
 class Stopwatch {

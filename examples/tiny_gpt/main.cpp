@@ -68,37 +68,10 @@ double estimate_loss(gpt::GPT& model, const Tensor& data, int64_t iters, const F
   return total / double(iters);
 }
 
-// The sum of squares of every weight, to 17 digits: two runs that print the same fingerprint ended
-// with the same weights (the resume test compares an interrupted run with an uninterrupted one).
-double weights_fingerprint(const nn::Module& model) {
-  double total = 0;
-  for (const Tensor& p : model.parameters()) {
-    Tensor w = p.to(kFloat64);
-    total += (w * w).sum().item<double>();
-  }
-  return total;
-}
-
-// Columns of a CSV file written by CsvLog, by name (for redrawing the whole run after a resume).
-std::map<std::string, std::vector<double>> read_csv_columns(const std::string& path) {
-  std::vector<std::string> lines = examples::read_lines("tiny_gpt", path);
-  std::vector<std::string> names;
-  std::map<std::string, std::vector<double>> columns;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    std::stringstream ss(lines[i]);
-    std::string cell;
-    for (size_t c = 0; std::getline(ss, cell, ','); ++c) {
-      if (i == 0) names.push_back(cell);
-      else if (c < names.size()) columns[names[c]].push_back(std::stod(cell));
-    }
-  }
-  return columns;
-}
-
 // Training loss per iteration (thin) and the evaluated train / validation losses (with markers).
 void draw_loss_curves(const std::string& out) {
-  auto steps = read_csv_columns(out + "/metrics.csv");
-  auto evals = read_csv_columns(out + "/eval.csv");
+  auto steps = examples::read_csv_columns("tiny_gpt", out + "/metrics.csv");
+  auto evals = examples::read_csv_columns("tiny_gpt", out + "/eval.csv");
   const double last_iter = evals["iter"].empty() ? steps["iter"].back() : evals["iter"].back();
   plot::line_plot(out + "/loss.png",
                   {{"train (one batch)", steps["iter"], steps["loss"], {190, 190, 190}},
@@ -246,7 +219,7 @@ int main(int argc, char** argv) {
     bar.finish();
     const double train_seconds = clock.seconds() - eval_seconds;
     save(f.iters);
-    fmt::print("weights fingerprint: {:.17g}\n", weights_fingerprint(model));
+    fmt::print("weights fingerprint: {:.17g}\n", examples::weights_fingerprint(model));
 
     examples::Stopwatch final_clock;
     auto [train_loss, val_loss] = evaluate(f.iters, f.final_eval_iters);
