@@ -28,6 +28,16 @@ bool built_with_cuda() { return true; }
 bool cuda_is_available() { return cuda::device_count() > 0; }
 int cuda_device_count() { return cuda::device_count(); }
 std::string cuda_device_name(int index) { return cuda::device_name(index); }
+CudaMemoryStats cuda_memory_stats(int device) {
+  cuda::MemoryStats m = cuda::memory_stats(device);
+  return {m.allocated_bytes, m.reserved_bytes, m.peak_allocated_bytes, m.num_allocs, m.num_cuda_mallocs,
+          m.num_cuda_frees};
+}
+void cuda_reset_peak_memory_stats(int device) { cuda::reset_peak_memory_stats(device); }
+void cuda_empty_cache() { cuda::empty_cache(); }
+void cuda_synchronize(int device) { cuda::synchronize(device); }
+void cuda_set_allow_tf32(bool on) { cuda::set_allow_tf32(on); }
+bool cuda_allow_tf32() { return cuda::allow_tf32(); }
 #else
 bool built_with_cuda() { return false; }
 bool cuda_is_available() { return false; }
@@ -35,6 +45,12 @@ int cuda_device_count() { return 0; }
 std::string cuda_device_name(int) {
   throw Error("[cuda_device_name] this build has no CUDA backend (reconfigure with -DATTO_CUDA=ON)");
 }
+CudaMemoryStats cuda_memory_stats(int) { detail::throw_no_cuda("cuda_memory_stats"); }
+void cuda_reset_peak_memory_stats(int) { detail::throw_no_cuda("cuda_reset_peak_memory_stats"); }
+void cuda_empty_cache() {}   // nothing cached without a CUDA backend
+void cuda_synchronize(int) { detail::throw_no_cuda("cuda_synchronize"); }
+void cuda_set_allow_tf32(bool) {}
+bool cuda_allow_tf32() { return false; }
 #endif
 
 namespace detail {

@@ -8,8 +8,11 @@
 
 namespace atto {
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  if (device.is_cpu()) {
+Storage::Storage(size_t nbytes, Device device, bool pinned) : nbytes_(nbytes), device_(device), pinned_(pinned) {
+  ATTO_CHECK(!pinned || device.is_cpu(), "[storage] only cpu memory can be pinned, not {}", device);
+  if (pinned) {
+    data_ = ATTO_CUDA_ONLY(pinned_alloc, nbytes);
+  } else if (device.is_cpu()) {
     // glibc's aligned_alloc (memalign) costs several times malloc and fragments the heap; buffers
     // that fit a few cache lines take malloc's 16-byte alignment, which is all SSE needs.
     if (nbytes <= kSmallBytes) {
@@ -25,7 +28,9 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 }
 
 Storage::~Storage() {
-  if (device_.is_cpu()) {
+  if (pinned_) {
+    try { ATTO_CUDA_ONLY(pinned_free, data_); } catch (...) {}
+  } else if (device_.is_cpu()) {
     std::free(data_);
   } else {
     try { ATTO_CUDA_ONLY(device_free, data_, device_.index); } catch (...) {}   // destructors must not throw

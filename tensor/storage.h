@@ -14,7 +14,8 @@ namespace atto {
 class Storage {
  public:
   static constexpr size_t kSmallBytes = 1024;
-  Storage(size_t nbytes, Device device);
+  // pinned: page-locked host memory (CPU only, CUDA builds only), see Tensor::pin_memory().
+  Storage(size_t nbytes, Device device, bool pinned = false);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -22,11 +23,13 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  bool pinned() const { return pinned_; }
 
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  bool pinned_ = false;
 };
 
 }  // namespace atto

@@ -119,8 +119,15 @@ class Tensor {
   Tensor contiguous() const;   // itself when already contiguous
   Tensor clone() const;
   Tensor to(DType dtype) const;
-  Tensor to(Device device) const;
+  // To another device. Blocking, unless non_blocking and this is a pinned CPU tensor going to CUDA
+  // (or a CUDA tensor going to the CPU, which then lands in pinned memory): the copy then overlaps
+  // with the host, and cuda_synchronize() waits for it.
+  Tensor to(Device device, bool non_blocking = false) const;
   Tensor cpu() const { return to(kCPU); }
+  Tensor cuda(int index = 0) const { return to(Device{DeviceKind::CUDA, index}); }
+  // A copy in page-locked host memory (itself when already pinned); CUDA builds only.
+  Tensor pin_memory() const;
+  bool is_pinned() const { return impl_->storage->pinned(); }
 
   // ---- in-place writes (rejected on a tensor that requires grad while grad mode is on) --------
   Tensor& fill_(double value);

@@ -2,6 +2,8 @@
 // flatten, transpose/permute, expand, narrow/slice/select, contiguous/clone, to(dtype/device).
 // A view's forward only computes new (shape, strides, offset) over the same storage; its backward
 // maps the gradient back to the base's shape.
+#include <cstring>
+#include <memory>
 #include <numeric>
 
 #include "autograd/function.h"
@@ -178,30 +180,48 @@ struct ToDType {
   }
 };
 
+// Copies between devices. A cross-device copy always moves a contiguous block of bytes, so the source
+// is made contiguous on its own device first. Between two GPUs the bytes go through the host: peer
+// access is not set up, and a single-GPU machine never takes that path.
 struct ToDevice {
   static constexpr const char* name = "ToCopyBackward";
   struct Saved { Device in_device; };
-  static Tensor forward(Saved& s, const Tensor& x, Device device);
+  static Tensor forward(Saved& s, const Tensor& x, Device device, bool non_blocking);
   static std::array<Tensor, 1> backward(Saved& s, const Tensor& dy) { return {dy.to(s.in_device)}; }
 };
 
-Tensor ToDevice::forward(Saved& s, const Tensor& x, Device device) {
+Tensor ToDevice::forward(Saved& s, const Tensor& x, Device device, bool non_blocking) {
   s.in_device = x.device();
-  Tensor xc = x.contiguous();
-  Tensor y = empty(x.shape(), {.dtype = x.dtype(), .device = device});
-  size_t nbytes = size_t(x.numel()) * x.element_size();
-  if (nbytes == 0) return y;
-  using Kind = int;
-  (void)sizeof(Kind);
 #if ATTO_HAS_CUDA
+  Tensor xc = x.contiguous();
+  const size_t nbytes = size_t(x.numel()) * x.element_size();
+  const bool to_host = device.is_cpu();
+  // A non-blocking download lands in pinned memory, or the copy could not overlap anyway.
+  const bool pinned_out = to_host && non_blocking;
+  auto storage = std::make_shared<Storage>(nbytes, device, pinned_out);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = storage;
+  impl->shape = x.shape();
+  impl->strides = contiguous_strides(x.shape());
+  impl->dtype = x.dtype();
+  Tensor y(impl);
+  if (nbytes == 0) return y;
+  if (x.device().is_cuda() && device.is_cuda() && x.device().index != device.index) {
+    return ToDevice::forward(s, ToDevice::forward(s, xc, kCPU, false), device, false);
+  }
   auto kind = x.device().is_cpu() ? cuda::CopyKind::HostToDevice
-              : device.is_cpu()   ? cuda::CopyKind::DeviceToHost
+              : to_host           ? cuda::CopyKind::DeviceToHost
                                   : cuda::CopyKind::DeviceToDevice;
-  cuda::memcpy(y.raw_data(), xc.raw_data(), nbytes, kind, device.is_cuda() ? device.index : x.device().index);
-#else
-  detail::throw_no_cuda("to(device)");
-#endif
+  const bool host_pinned = x.device().is_cpu() ? xc.is_pinned() : pinned_out;
+  cuda::memcpy(y.raw_data(), xc.raw_data(), nbytes, kind, device.is_cuda() ? device.index : x.device().index,
+               non_blocking && host_pinned);
+  s.in_device = x.device();
   return y;
+#else
+  (void)non_blocking;
+  (void)x;
+  detail::throw_no_cuda(fmt::format("to({})", device).c_str());
+#endif
 }
 
 }  // namespace
@@ -314,7 +334,23 @@ Tensor Tensor::select(int64_t dim, int64_t index) const {
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 Tensor Tensor::clone() const { return apply<Clone>(*this); }
 Tensor Tensor::to(DType dtype) const { return dtype == this->dtype() ? *this : apply<ToDType>(*this, dtype); }
-Tensor Tensor::to(Device device) const { return device == this->device() ? *this : apply<ToDevice>(*this, device); }
+Tensor Tensor::to(Device device, bool non_blocking) const {
+  return device == this->device() ? *this : apply<ToDevice>(*this, device, non_blocking);
+}
+
+Tensor Tensor::pin_memory() const {
+  ATTO_CHECK(device().is_cpu(), "[pin_memory] only cpu tensors can be pinned, this one is on {}", device());
+  if (is_pinned()) return *this;
+  Tensor c = contiguous();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(size_t(numel()) * element_size(), kCPU, /*pinned=*/true);
+  impl->shape = shape();
+  impl->strides = contiguous_strides(shape());
+  impl->dtype = dtype();
+  Tensor y(impl);
+  if (numel() > 0) std::memcpy(y.raw_data(), c.raw_data(), size_t(numel()) * element_size());
+  return y;
+}
 
 // ---- broadcasting -------------------------------------------------------------------------------------
 
