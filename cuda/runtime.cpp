@@ -87,6 +87,14 @@ cublasHandle_t cublas(int device) {
   return d.cublas;
 }
 
+int device_of(const void* ptr) {
+  if (device_count() == 1) return 0;   // the common case costs nothing
+  cudaPointerAttributes attr{};
+  CUDA_CHECK(cudaPointerGetAttributes(&attr, ptr));
+  ATTO_CHECK(attr.type == cudaMemoryTypeDevice, "[cuda] pointer {} is not device memory", ptr);
+  return attr.device;
+}
+
 void set_allow_tf32(bool on) { g_allow_tf32 = on; }
 bool allow_tf32() { return g_allow_tf32; }
 

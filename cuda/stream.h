@@ -9,6 +9,10 @@ namespace atto::cuda {
 // Makes `device` current for this thread (skipped when it already is) and returns its stream,
 // created on first use. Every kernel launch of the backend goes to this stream.
 cudaStream_t stream(int device);
+// The device that holds `ptr` (device memory from the allocator, or any offset into it). Kernel
+// launchers take the device from their output pointer, since kernel signatures mirror the CPU's.
+int device_of(const void* ptr);
+
 // The device's cuBLAS handle, bound to stream(device), with TF32 as set_allow_tf32 says.
 cublasHandle_t cublas(int device);
 
