@@ -195,7 +195,7 @@ void index_add_rows(T* dx, const int64_t* idx, const T* dy, int64_t outer, int64
   CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys_out, order_in, order, k, 0, end_bit,
                                              s));
   {
-    Scratch temp(temp_bytes, dev);
+    Scratch temp(std::max<size_t>(temp_bytes, 1), dev);   // a null buffer would make cub only size it
     CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.as<void>(), temp_bytes, keys_in, keys_out, order_in, order, k, 0,
                                                end_bit, s));
   }
