@@ -51,5 +51,10 @@ if(ATTO_HAS_CUDA)
     set(CMAKE_CUDA_ARCHITECTURES 80 90)   # Ampere + Hopper
   endif()
   enable_language(CUDA)
+  # CMake 3.25's table of nvcc flags stops before C++20 for recent nvcc releases: name the flag.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
   find_package(CUDAToolkit REQUIRED)
 endif()
