@@ -5,3 +5,6 @@
 #pragma once
 #include "tensor/dtype.h"
 #include "tensor/strided.h"
+#include "cuda/layernorm.h"
+#include "cuda/reduce.h"
+#include "cuda/softmax.h"
