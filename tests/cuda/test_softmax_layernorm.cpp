@@ -54,7 +54,7 @@ TEST_CASE("cuda: softmax and log_softmax match the CPU on every dim") {
   }
 }
 
-TEST_CASE("cuda: softmax of large, masked, NaN and inf entries matches the CPU") {
+TEST_CASE("cuda: softmax of large and masked and NaN and inf entries matches the CPU") {
   ATTO_REQUIRE_CUDA();
   for (DType dt : {kFloat32, kFloat64}) {
     const Tol tol = float_tol(dt);
