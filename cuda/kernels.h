@@ -6,4 +6,7 @@
 #include "tensor/dtype.h"
 #include "tensor/strided.h"
 #include "cuda/index.h"
+#include "cuda/layernorm.h"
 #include "cuda/loss.h"
+#include "cuda/reduce.h"
+#include "cuda/softmax.h"

@@ -79,11 +79,11 @@ Tensor empty_out(const ReducePlan& p, DType dtype) {
 struct Sum {
   static constexpr const char* name = "SumBackward";
   struct Saved { Shape in_shape, keepdim_shape; };
-  // Summing the leading dims of a contiguous CPU tensor (a bias gradient: (N, C) -> (C)) is a column
-  // sum: done in place, instead of copying the transpose to lay it out as rows. Undefined otherwise.
+  // Summing the leading dims of a contiguous tensor (a bias gradient: (N, C) -> (C)) is a column sum:
+  // done in place, instead of copying the transpose to lay it out as rows. Undefined otherwise.
   static Tensor sum_leading_dims(Saved& s, const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
     const int nd = x.ndim();
-    if (dims_in.empty() || nd < 2 || !x.device().is_cpu() || !x.is_contiguous() || x.dtype() == kBool) return {};
+    if (dims_in.empty() || nd < 2 || !x.is_contiguous() || x.dtype() == kBool) return {};
     std::vector<bool> reduced(size_t(nd), false);
     for (int64_t d : dims_in) {
       const int n = normalize_dim(d, nd, "sum");
@@ -100,10 +100,10 @@ struct Sum {
       if (d >= lead || keepdim) out_shape.push_back(d < lead ? 1 : x.shape()[d]);
       keepdim_shape.push_back(d < lead ? 1 : x.shape()[d]);
     }
-    Tensor y = empty(out_shape, {.dtype = x.dtype()});
+    Tensor y = empty(out_shape, {.dtype = x.dtype(), .device = x.device()});
     visit_numeric(x.dtype(), "sum", [&](auto tag) {
       using T = decltype(tag);
-      cpu::sum_columns<T>(x.data_ptr<T>(), y.data_ptr<T>(), R, cols);
+      ATTO_ON_DEVICE(x.device(), sum_columns<T>, x.data_ptr<T>(), y.data_ptr<T>(), R, cols);
     });
     s = {x.shape(), keepdim_shape};
     return y;
