@@ -5,6 +5,8 @@
 #pragma once
 #include "tensor/dtype.h"
 #include "tensor/strided.h"
+#include "cuda/copy.h"
+#include "cuda/elementwise.h"
 #include "cuda/index.h"
 #include "cuda/layernorm.h"
 #include "cuda/loss.h"

@@ -29,6 +29,9 @@ namespace atto::fns {
 
 inline constexpr int kSavesNone = 0, kSavesX = 1, kSavesY = 2;
 enum class Ints { Keep, Promote, Reject };
+// Which gradient of a binary functor a backward kernel computes: bwd_a (A) or bwd_b (B). Both
+// backends' kernels take it (cpu::Side and cuda::Side name this one enum).
+enum class Side { A, B };
 
 // a^b for integers, as PyTorch's powi: negative exponents give 0 except for bases 1 and -1.
 ATTO_HD inline int64_t powi(int64_t a, int64_t b) {

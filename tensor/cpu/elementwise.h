@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/elementwise_fns.h"
 
 namespace atto::cpu {
 
@@ -25,7 +26,7 @@ template <class T, class Fn> void binary_forward(Fn fn, StridedView y, StridedVi
 }
 
 // Gradient for input a (Side::A) or b (Side::B), over the broadcast shape.
-enum class Side { A, B };
+using fns::Side;
 template <class T, class Fn>
 void binary_backward(Fn fn, Side side, StridedView d, StridedView a, StridedView b, StridedView y, StridedView dy) {
   if (side == Side::A)

@@ -14,46 +14,14 @@
 #include <tuple>
 #include <utility>
 
+#include "tensor/coalesce.h"   // is_contiguous_view, coalesce
 #include "tensor/cpu/parallel_for.h"
 #include "tensor/strided.h"
 
 namespace atto::cpu {
 
-inline bool is_contiguous_view(const StridedView& v) {
-  int64_t expected = 1;
-  for (int d = v.ndim - 1; d >= 0; --d) {
-    if (v.shape[d] != 1 && v.strides[d] != expected) return false;
-    expected *= v.shape[d];
-  }
-  return true;
-}
-
-// Merges adjacent dims where that is valid for all N views at once; drops size-1 dims.
-template <size_t N> void coalesce(std::array<StridedView, N>& v) {
-  int nd = 0;
-  int64_t shape[kMaxViewDims];
-  int64_t strides[N][kMaxViewDims];
-  for (int d = 0; d < v[0].ndim; ++d) {
-    if (v[0].shape[d] == 1) continue;
-    bool merge = nd > 0;
-    for (size_t k = 0; k < N && merge; ++k) merge = strides[k][nd - 1] == v[k].strides[d] * v[0].shape[d];
-    if (merge) {
-      shape[nd - 1] *= v[0].shape[d];
-      for (size_t k = 0; k < N; ++k) strides[k][nd - 1] = v[k].strides[d];
-    } else {
-      shape[nd] = v[0].shape[d];
-      for (size_t k = 0; k < N; ++k) strides[k][nd] = v[k].strides[d];
-      ++nd;
-    }
-  }
-  for (size_t k = 0; k < N; ++k) {
-    v[k].ndim = nd;
-    for (int d = 0; d < nd; ++d) {
-      v[k].shape[d] = shape[d];
-      v[k].strides[d] = strides[k][d];
-    }
-  }
-}
+using atto::coalesce;             // still spelled cpu::coalesce by other kernels
+using atto::is_contiguous_view;
 
 template <class Out, class... In, class F, class... Views>
 void map_strided(const F& f, StridedView out, const Views&... in) {
