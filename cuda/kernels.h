@@ -5,3 +5,4 @@
 #pragma once
 #include "tensor/dtype.h"
 #include "tensor/strided.h"
+#include "cuda/random.h"
