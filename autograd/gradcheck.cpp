@@ -28,8 +28,10 @@ GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   for (auto& t : inputs_in) {
     bool check = t.defined() && t.is_floating_point() && (!any_rg || t.requires_grad());
     if (check) {
+      // A contiguous float64 copy on the input's own device: fn runs where the caller's tensors
+      // live, so a CUDA function is checked on the GPU (and may create tensors on it).
       NoGradGuard g;
-      Tensor c = t.detach().to(kCPU).to(kFloat64).clone();
+      Tensor c = t.detach().to(kFloat64).clone();   // clone: contiguous
       c.requires_grad_(true);
       inputs.push_back(c);
     } else {
@@ -52,6 +54,7 @@ GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   for (auto& v : r) v = (rng() & 1 ? 1.0 : -1.0) * u(rng);
   Tensor R = from_vector<double>(r, y.shape());
   if (y.dtype() != kFloat64) R = R.to(y.dtype());
+  R = R.to(y.device());
   auto project = [&](const Tensor& out) { return sum(mul(out.to(kFloat64), R.to(kFloat64))).item_double(); };
 
   if (y.requires_grad()) sum(mul(y, R)).backward();
@@ -60,21 +63,26 @@ GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   for (size_t k = 0; k < inputs.size(); ++k) {
     if (!checked[k]) continue;
     Tensor x = inputs[k];
-    double* p = x.data_ptr<double>();
+    if (x.numel() == 0) continue;
+    // Element i (C order) is perturbed through a one-element view and fill_, which works on any
+    // device; the unperturbed values come from one host copy.
+    const Tensor flat = x.detach().reshape({-1});
+    const std::vector<double> values = x.to_vector<double>();
+    auto set = [&](int64_t i, double v) { flat.narrow(0, i, 1).fill_(v); };
     Tensor g = x.grad();
     std::vector<double> analytic = g.defined() ? g.to_vector<double>() : std::vector<double>(size_t(x.numel()), 0.0);
     int64_t n = x.numel();
     int64_t stride = (opt.max_elements > 0 && n > opt.max_elements) ? (n + opt.max_elements - 1) / opt.max_elements : 1;
     for (int64_t i = 0; i < n; i += stride) {
-      double saved = p[i];
+      const double saved = values[size_t(i)];
       double fp, fm;
       {
         NoGradGuard no_grad;
-        p[i] = saved + opt.eps;
+        set(i, saved + opt.eps);
         fp = project(fn(inputs));
-        p[i] = saved - opt.eps;
+        set(i, saved - opt.eps);
         fm = project(fn(inputs));
-        p[i] = saved;
+        set(i, saved);
       }
       double numeric = (fp - fm) / (2 * opt.eps);
       double err = std::abs(analytic[size_t(i)] - numeric);

@@ -10,5 +10,6 @@
 #include "cuda/index.h"
 #include "cuda/layernorm.h"
 #include "cuda/loss.h"
+#include "cuda/random.h"
 #include "cuda/reduce.h"
 #include "cuda/softmax.h"

@@ -1,5 +1,7 @@
 // tensor/random.cpp -- the Generator and the random creation / fill functions (tensor/random.h);
-// the kernels are in tensor/cpu/random.h.
+// the kernels are in tensor/cpu/random.h and, for CUDA tensors, cuda/random.cu. One Generator
+// serves both devices: a draw reserves the same blocks wherever it runs, so the CPU and the GPU
+// give the same values for the same generator state.
 #include "tensor/random.h"
 
 #include <cmath>
@@ -80,7 +82,8 @@ void draw_normal(const Tensor& out, double mean, double std, Generator& gen, con
   });
 }
 
-// p points at one probability (p_step 0) or at out.numel() of them, contiguous float64.
+// p points at one probability (p_step 0; a host address on every device, the CUDA kernel reads it
+// on the host) or at out.numel() of them (contiguous float64 on out's device).
 void draw_bernoulli(const Tensor& out, const double* p, int64_t p_step, Generator& gen, const char* op) {
   visit_dtype(out.dtype(), op, [&](auto tag) {
     using T = decltype(tag);

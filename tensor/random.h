@@ -2,7 +2,7 @@
 // bernoulli), in-place fills for initialisers (uniform_, normal_, bernoulli_), and dropout.
 //
 // NOTE [ Random stream layout ]
-// A Generator is a counter-based Philox4x32-10 stream (tensor/cpu/random.h), not a sequential
+// A Generator is a counter-based Philox4x32-10 stream (tensor/philox.h), not a sequential
 // engine: it holds only (seed, offset). Block k of the stream is philox(counter = k, key = seed),
 // four 32-bit words. A draw of n values reserves the next ceil(n / per_block) blocks and advances
 // offset by that many, so value i of a draw depends only on (seed, offset, i) -- never on the

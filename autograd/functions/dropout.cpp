@@ -12,7 +12,9 @@ namespace {
 
 // y = x * mask, mask[i] = 1 / (1 - p) with probability 1 - p, else 0 (PyTorch's scaling: the
 // expectation of y is x, so evaluation needs no rescaling). The mask is a bernoulli(1 - p) draw
-// of x's shape (NOTE [ Random stream layout ] in tensor/random.h), in x's dtype.
+// of x's shape (NOTE [ Random stream layout ] in tensor/random.h), in x's dtype, so the mask is a
+// function of the generator state alone: the same on every run and on the CPU and the GPU. `keep`
+// goes to the kernel as a host address with p_step 0 (cuda/random.h reads it on the host).
 struct Dropout {
   static constexpr const char* name = "DropoutBackward";
   struct Saved { Tensor mask; };
