@@ -5,3 +5,6 @@
 #pragma once
 #include "tensor/dtype.h"
 #include "tensor/strided.h"
+#include "cuda/conv.h"
+#include "cuda/gemm.h"
+#include "cuda/rnn.h"
