@@ -46,7 +46,8 @@ int to_int(int64_t v, const char* what) {
 // operands swapped (B first, then A), M and N swapped, and each operand keeping its own transpose
 // flag and ld: if op(B) = B, cuBLAS sees B's bytes as B^T = op(B)^T already (CUBLAS_OP_N); if
 // op(B) = B^T, it sees B^T and must transpose it back to get op(B)^T = B (CUBLAS_OP_T). The leading
-// dimension rules match too (lda >= K row-major untransposed is cuBLAS's lda >= k for OP_T, ...).
+// dimension rules carry over unchanged: an untransposed row-major A needs lda >= K, and cuBLAS,
+// taking it as its second operand with OP_N, needs ld >= k = K; likewise for the other cases.
 // This function is the only place that knows; everything else speaks row-major.
 //
 // `count` matrices at element strides sa, sb, sc (0 reuses one matrix); count == 1 is a plain gemm.
