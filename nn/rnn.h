@@ -45,7 +45,7 @@ Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tens
 
 namespace detail {
 // lstm_cell written with chunk/sigmoid/tanh/mul/add only: the reference the fused fast path
-// (lstm_pointwise, autograd/functions/rnn_cells.h) is tested against; used for CUDA tensors.
+// (lstm_pointwise, autograd/functions/rnn_cells.h) is tested against.
 std::pair<Tensor, Tensor> lstm_cell_composite(const Tensor& x, const std::pair<Tensor, Tensor>& hc, const Tensor& w_ih,
                                               const Tensor& w_hh, const Tensor& b_ih = {}, const Tensor& b_hh = {});
 }  // namespace detail

@@ -1,119 +1,15 @@
-// autograd/functions/rnn_cells.cpp -- lstm_pointwise (see rnn_cells.h): forward and backward
-// kernels over contiguous rows, and the differentiable op. Pointwise, so any thread count gives
-// bitwise the same result.
+// autograd/functions/rnn_cells.cpp -- lstm_pointwise and lstm_sequence (see rnn_cells.h) as
+// differentiable ops. The kernels are tensor/cpu/rnn.h and cuda/rnn.cu, called through ATTO_ON_DEVICE.
 #include "autograd/functions/rnn_cells.h"
 
 #include <cmath>
 
 #include "autograd/function.h"
 #include "autograd/functions/reduce.h"
-#include "tensor/cpu/gemm.h"
-#include "tensor/cpu/parallel_for.h"
+#include "tensor/cpu/rnn.h"
 #include "tensor/dispatch.h"
 
 namespace atto {
-
-namespace cpu {
-
-template <class T> T sigmoid_of(T x) { return T(1) / (T(1) + std::exp(-x)); }
-
-// act [B, 5H] receives sigmoid(i), sigmoid(f), tanh(g), sigmoid(o) and tanh(c') (for backward);
-// out [B, 2H] receives h', c'.
-template <class T> void lstm_pointwise_forward(const T* gates, const T* c, T* act, T* out, int64_t B, int64_t H) {
-  parallel_for(0, B, std::max<int64_t>(1, kParallelGrain / (4 * H)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const T* g = gates + b * 4 * H;
-      T* a = act + b * 5 * H;
-      T* y = out + b * 2 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        T i = sigmoid_of(g[j]), f = sigmoid_of(g[H + j]), cand = std::tanh(g[2 * H + j]), o = sigmoid_of(g[3 * H + j]);
-        T c_new = f * c[b * H + j] + i * cand;
-        T tc = std::tanh(c_new);
-        a[j] = i, a[H + j] = f, a[2 * H + j] = cand, a[3 * H + j] = o, a[4 * H + j] = tc;
-        y[j] = o * tc;
-        y[H + j] = c_new;
-      }
-    }
-  });
-}
-
-// dy [B, 2H] = (dh', dc'); writes dgates [B, 4H] and dc [B, H] (see the backward's formulas).
-template <class T>
-void lstm_pointwise_backward(const T* act, const T* c, const T* dy, T* dgates, T* dc, int64_t B, int64_t H) {
-  parallel_for(0, B, std::max<int64_t>(1, kParallelGrain / (4 * H)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const T* a = act + b * 5 * H;
-      const T* d = dy + b * 2 * H;
-      T* dg = dgates + b * 4 * H;
-      for (int64_t j = 0; j < H; ++j) {
-        T i = a[j], f = a[H + j], cand = a[2 * H + j], o = a[3 * H + j], tc = a[4 * H + j];
-        T dcn = d[H + j] + d[j] * o * (T(1) - tc * tc);   // dL/dc' through both c' and h'
-        dg[j] = dcn * cand * i * (T(1) - i);
-        dg[H + j] = dcn * c[b * H + j] * f * (T(1) - f);
-        dg[2 * H + j] = dcn * i * (T(1) - cand * cand);
-        dg[3 * H + j] = d[j] * tc * o * (T(1) - o);
-        dc[b * H + j] = dcn * f;
-      }
-    }
-  });
-}
-
-// One layer over T steps. For each step t (in walk order) keeps h_prev[t], c_prev[t] (the state the
-// step started from), act[t] (as lstm_pointwise_forward) and writes out[t] = [h_t | c_t].
-template <class T>
-void lstm_sequence_forward(const T* xw, const T* h0, const T* c0, const T* w_hh, const T* b_hh, T* h_prev, T* c_prev,
-                           T* act, T* out, int64_t steps, int64_t B, int64_t H, bool reverse) {
-  const int64_t G = 4 * H;
-  std::vector<T> gates(size_t(B * G));
-  const T *h = h0, *c = c0;
-  int64_t state_stride = H;   // row stride of h and c: H for h0/c0, 2H inside out
-  for (int64_t s = 0; s < steps; ++s) {
-    const int64_t t = reverse ? steps - 1 - s : s;
-    T* hp = h_prev + t * B * H;
-    T* cp = c_prev + t * B * H;
-    for (int64_t b = 0; b < B; ++b) {
-      std::copy(h + b * state_stride, h + b * state_stride + H, hp + b * H);
-      std::copy(c + b * state_stride, c + b * state_stride + H, cp + b * H);
-    }
-    // gates = xw[t] + (h W_hh^T + b_hh), added in the order of the per-step composite
-    // (xw_t + linear(h, w_hh, b_hh)), so that both give bitwise the same states.
-    gemm<T>(false, true, B, G, H, T(1), hp, H, w_hh, H, T(0), gates.data(), G);
-    const T* x = xw + t * B * G;
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t j = 0; j < G; ++j) {
-        T& g = gates[size_t(b * G + j)];
-        g = x[b * G + j] + (b_hh ? g + b_hh[j] : g);
-      }
-    T* y = out + t * B * 2 * H;
-    lstm_pointwise_forward<T>(gates.data(), cp, act + t * B * 5 * H, y, B, H);
-    h = y, c = y + H, state_stride = 2 * H;
-  }
-}
-
-// dout [T, B, 2H] = (dL/dh_t, dL/dc_t) from outside the layer. Writes dgates [T, B, 4H] (which is
-// dL/dxw) and dh0, dc0 [B, H]; walks the steps backwards, carrying dh and dc to the previous step.
-template <class T>
-void lstm_sequence_backward(const T* dout, const T* w_hh, const T* c_prev, const T* act, T* dgates, T* dh0, T* dc0,
-                            int64_t steps, int64_t B, int64_t H, bool reverse) {
-  const int64_t G = 4 * H;
-  std::vector<T> dy(size_t(B * 2 * H));
-  std::fill(dh0, dh0 + B * H, T(0));   // dh0/dc0 carry the gradient of the next step's state
-  std::fill(dc0, dc0 + B * H, T(0));
-  for (int64_t s = steps - 1; s >= 0; --s) {
-    const int64_t t = reverse ? steps - 1 - s : s;
-    const T* d = dout + t * B * 2 * H;
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t j = 0; j < H; ++j) {
-        dy[size_t(b * 2 * H + j)] = d[b * 2 * H + j] + dh0[b * H + j];
-        dy[size_t(b * 2 * H + H + j)] = d[b * 2 * H + H + j] + dc0[b * H + j];
-      }
-    T* dg = dgates + t * B * G;
-    lstm_pointwise_backward<T>(act + t * B * 5 * H, c_prev + t * B * H, dy.data(), dg, dc0, B, H);
-    gemm<T>(false, false, B, H, G, T(1), dg, G, w_hh, H, T(0), dh0, H);   // dh = dgates W_hh
-  }
-}
-
-}  // namespace cpu
 
 namespace {
 
@@ -164,14 +60,14 @@ struct LSTMSequence {
     Tensor xw = xw_in.contiguous(), h0 = h0_in.contiguous(), c0 = c0_in.contiguous(), w_hh = w_hh_in.contiguous();
     Tensor b_hh = b_hh_in.defined() ? b_hh_in.contiguous() : Tensor();
     const int64_t steps = xw.size(0), B = xw.size(1), H = w_hh.size(1);
-    TensorOptions o{.dtype = xw.dtype()};
+    TensorOptions o{.dtype = xw.dtype(), .device = xw.device()};
     Tensor h_prev = empty({steps, B, H}, o), c_prev = empty({steps, B, H}, o);
     Tensor act = empty({steps, B, 5 * H}, o), out = empty({steps, B, 2 * H}, o);
     visit_floating(xw.dtype(), "lstm_sequence", [&](auto tag) {
       using T = decltype(tag);
-      cpu::lstm_sequence_forward<T>(xw.data_ptr<T>(), h0.data_ptr<T>(), c0.data_ptr<T>(), w_hh.data_ptr<T>(),
-                                    b_hh.defined() ? b_hh.data_ptr<T>() : nullptr, h_prev.data_ptr<T>(),
-                                    c_prev.data_ptr<T>(), act.data_ptr<T>(), out.data_ptr<T>(), steps, B, H, reverse);
+      ATTO_ON_DEVICE(xw.device(), lstm_sequence_forward<T>, xw.data_ptr<T>(), h0.data_ptr<T>(), c0.data_ptr<T>(),
+                     w_hh.data_ptr<T>(), b_hh.defined() ? b_hh.data_ptr<T>() : nullptr, h_prev.data_ptr<T>(),
+                     c_prev.data_ptr<T>(), act.data_ptr<T>(), out.data_ptr<T>(), steps, B, H, reverse);
     });
     s.w_hh = w_hh, s.h_prev = h_prev, s.c_prev = c_prev, s.act = act;
     s.has_bias = b_hh.defined(), s.reverse = reverse;
@@ -182,18 +78,18 @@ struct LSTMSequence {
   static std::array<Tensor, 5> backward(Saved& s, const Tensor& dout_in) {
     Tensor dout = dout_in.contiguous();
     const int64_t steps = s.act.size(0), B = s.act.size(1), H = s.w_hh.size(1);
-    TensorOptions o{.dtype = dout.dtype()};
+    TensorOptions o{.dtype = dout.dtype(), .device = dout.device()};
     Tensor dgates = empty({steps, B, 4 * H}, o), dh0 = empty({B, H}, o), dc0 = empty({B, H}, o);
     Tensor dw_hh;
     visit_floating(dout.dtype(), "lstm_sequence", [&](auto tag) {
       using T = decltype(tag);
-      cpu::lstm_sequence_backward<T>(dout.data_ptr<T>(), s.w_hh.data_ptr<T>(), s.c_prev.data_ptr<T>(),
-                                     s.act.data_ptr<T>(), dgates.data_ptr<T>(), dh0.data_ptr<T>(), dc0.data_ptr<T>(),
-                                     steps, B, H, s.reverse);
+      ATTO_ON_DEVICE(dout.device(), lstm_sequence_backward<T>, dout.data_ptr<T>(), s.w_hh.data_ptr<T>(),
+                     s.c_prev.data_ptr<T>(), s.act.data_ptr<T>(), dgates.data_ptr<T>(), dh0.data_ptr<T>(),
+                     dc0.data_ptr<T>(), steps, B, H, s.reverse);
       if (s.needs_input_grad(3)) {
         dw_hh = empty({4 * H, H}, o);
-        cpu::gemm<T>(true, false, 4 * H, H, steps * B, T(1), dgates.data_ptr<T>(), 4 * H, s.h_prev.data_ptr<T>(), H,
-                     T(0), dw_hh.data_ptr<T>(), H);
+        ATTO_ON_DEVICE(dout.device(), gemm<T>, true, false, 4 * H, H, steps * B, T(1), dgates.data_ptr<T>(), 4 * H,
+                       s.h_prev.data_ptr<T>(), H, T(0), dw_hh.data_ptr<T>(), H);
       }
     });
     Tensor db_hh = s.has_bias && s.needs_input_grad(4) ? dgates.view({steps * B, 4 * H}).sum({0}) : Tensor();
@@ -221,9 +117,9 @@ Tensor lstm_sequence(const Tensor& xw, const Tensor& h0, const Tensor& c0, const
   for (const Tensor* t : {&h0, &c0, &w_hh, &b_hh})
     ATTO_CHECK(!t->defined() || t->dtype() == xw.dtype(), "[lstm_sequence] every tensor must be {}, got {}",
                xw.dtype(), t->dtype());
-  ATTO_CHECK(xw.is_floating_point() && xw.device().is_cpu() && h0.device().is_cpu() && c0.device().is_cpu() &&
-                 w_hh.device().is_cpu() && (!b_hh.defined() || b_hh.device().is_cpu()),
-             "[lstm_sequence] takes floating CPU tensors, got {} on {}", xw.dtype(), xw.device());
+  ATTO_CHECK(xw.is_floating_point(), "[lstm_sequence] takes floating tensors, got {}", xw.dtype());
+  for (const Tensor* t : {&h0, &c0, &w_hh, &b_hh})
+    if (t->defined()) check_same_device(xw, *t, "lstm_sequence");
   return apply<LSTMSequence>(xw, h0, c0, w_hh, b_hh, reverse);
 }
 

@@ -11,7 +11,7 @@ namespace atto {
 // One differentiable op with its own backward, instead of the eleven ops of the composite.
 Tensor lstm_pointwise(const Tensor& gates, const Tensor& c);
 
-// A whole LSTM layer (one direction) on the CPU as one op, given the input projection of every step:
+// A whole LSTM layer (one direction) as one op (CPU or CUDA), given the input projection of every step:
 //   xw [T, B, 4H] = x_t W_ih^T + b_ih for all t,  h0, c0 [B, H],  w_hh [4H, H],  b_hh [4H] or undefined
 // -> [T, B, 2H]: h_t in columns [0, H), c_t in [H, 2H). `reverse` walks t from T-1 down to 0 (the
 // reverse direction of a bidirectional layer). Each step is the same gemm and lstm_pointwise as
