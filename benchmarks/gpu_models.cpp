@@ -123,7 +123,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gpu_models: unknown --model '%s' (lstm, mha or gpt)\n", model.c_str());
     return 1;
   }
-  for (int i = 0; i < 3; ++i) step();  // warm up: allocator, optimizer state
+  for (int i = 0; i < 3; ++i) step();   // warm up: allocator, optimizer state
   std::vector<double> times;
   for (int i = 0; i < steps; ++i) {
     sync();
@@ -146,7 +146,7 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
-  } catch (const Error& e) {  // e.g. a kernel this build does not have yet
+  } catch (const Error& e) {   // e.g. a kernel this build does not have yet
     std::printf("# gpu_models: error: %s\n", e.what());
     return 1;
   }

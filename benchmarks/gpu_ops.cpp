@@ -42,7 +42,7 @@ using namespace atto;
 namespace {
 
 Device dev = kCUDA;
-std::string device_label;  // the GPU's name, spaces replaced (values of a RESULT line have none)
+std::string device_label;   // the GPU's name, spaces replaced (values of a RESULT line have none)
 bool all_ok = true;
 
 const char* string_arg(int argc, char** argv, const char* name, const char* fallback) {
@@ -98,7 +98,7 @@ const char* check(const Tensor& gpu, const Tensor& cpu, double tol, const std::s
 
 // ---- copy: the bandwidth floor ------------------------------------------------------------------------
 void bench_copy() {
-  const int64_t numel = int64_t(1) << 26;  // 256 MiB of float32
+  const int64_t numel = int64_t(1) << 26;   // 256 MiB of float32
   Tensor x = randn({numel}).to(dev);
   Tensor y = x.clone();
   const char* ok = check(y, x.cpu(), 0.0, "copy");
@@ -147,9 +147,9 @@ void report_row(const char* op, const char* pass, int64_t rows, int64_t cols, do
       device_label.c_str(), op, pass, (long long)rows, (long long)cols, bytes, s * 1e3, bytes / s / 1e9, ok);
 }
 
-// Times forward alone (no graph) and forward + backward of `f`, whose inputs are the leaves `leaves`
-// (on the GPU); `f_cpu` is the same computation on the CPU twins of the leaves, for the checks.
-// `dy`: the gradient that flows in (undefined for a scalar loss).
+// Times forward alone (no graph) and forward + backward of `f` on `leaves` (GPU tensors that require
+// grad). `leaves_cpu` hold the same values on the CPU: `f` runs on them once, for the checks. `dy`
+// (and dy_cpu): the gradient that flows in, undefined for a scalar loss.
 void bench_row_op(const char* op, int64_t rows, int64_t cols, double fwd_units, double fwdbwd_units,
                   const std::vector<Tensor>& leaves, const std::vector<Tensor>& leaves_cpu, const Tensor& dy,
                   const Tensor& dy_cpu, const std::function<Tensor(const std::vector<Tensor>&)>& f) {
@@ -176,25 +176,41 @@ void bench_row_op(const char* op, int64_t rows, int64_t cols, double fwd_units, 
   report_row(op, "fwdbwd", rows, cols, fwdbwd_units, s, both ? "ok" : "FAILED");
 }
 
-void bench_rows(int64_t rows, int64_t cols) {
-  Tensor x_cpu = randn({rows, cols});
-  auto leaf = [](const Tensor& t) { return t.detach().requires_grad_(); };
-  Tensor x = leaf(x_cpu.to(dev)), xc = leaf(x_cpu);
-  Tensor dy_cpu = randn({rows, cols}), dy = dy_cpu.to(dev);
+// A leaf that requires grad, holding t's values.
+Tensor leaf(const Tensor& t) { return t.detach().requires_grad_(); }
 
-  bench_row_op("softmax", rows, cols, 2, 5, {x}, {xc}, dy, dy_cpu,
+void bench_softmax(int64_t rows, int64_t cols) {
+  Tensor x_cpu = randn({rows, cols}), dy_cpu = randn({rows, cols});
+  bench_row_op("softmax", rows, cols, 2, 5, {leaf(x_cpu.to(dev))}, {leaf(x_cpu)}, dy_cpu.to(dev), dy_cpu,
                [](const std::vector<Tensor>& in) { return softmax(in[0], -1); });
+}
 
+void bench_layer_norm(int64_t rows, int64_t cols) {
+  Tensor x_cpu = randn({rows, cols}), dy_cpu = randn({rows, cols});
   Tensor w_cpu = 1 + 0.1 * randn({cols}), b_cpu = 0.1 * randn({cols});
-  bench_row_op("layer_norm", rows, cols, 2, 5, {x, leaf(w_cpu.to(dev)), leaf(b_cpu.to(dev))},
-               {xc, leaf(w_cpu), leaf(b_cpu)}, dy, dy_cpu,
+  bench_row_op("layer_norm", rows, cols, 2, 5, {leaf(x_cpu.to(dev)), leaf(w_cpu.to(dev)), leaf(b_cpu.to(dev))},
+               {leaf(x_cpu), leaf(w_cpu), leaf(b_cpu)}, dy_cpu.to(dev), dy_cpu,
                [cols](const std::vector<Tensor>& in) { return layer_norm(in[0], {cols}, in[1], in[2]); });
+}
 
-  Tensor target_cpu = randint(cols, {rows});
+void bench_cross_entropy(int64_t rows, int64_t cols) {
+  Tensor x_cpu = randn({rows, cols}), target_cpu = randint(cols, {rows});
   Tensor target = target_cpu.to(dev);
-  bench_row_op("cross_entropy", rows, cols, 1, 3, {x}, {xc}, Tensor(), Tensor(), [&](const std::vector<Tensor>& in) {
-    return cross_entropy(in[0], in[0].device().is_cuda() ? target : target_cpu);
-  });
+  bench_row_op("cross_entropy", rows, cols, 1, 3, {leaf(x_cpu.to(dev))}, {leaf(x_cpu)}, Tensor(), Tensor(),
+               [&](const std::vector<Tensor>& in) {
+                 return cross_entropy(in[0], in[0].device().is_cuda() ? target : target_cpu);
+               });
+}
+
+// Runs one measurement; an error (e.g. an op this build has no CUDA kernel for yet) is reported on a
+// "#" line and the others still run.
+void attempt(const std::string& what, const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    std::printf("# gpu_ops: %s failed: %s\n", what.c_str(), e.what());
+    all_ok = false;
+  }
 }
 
 bool wants(const std::string& only, const char* what) {
@@ -229,23 +245,27 @@ int run(int argc, char** argv) {
   const std::string only = string_arg(argc, argv, "--only", "");
   device_label = dev.is_cuda() ? cuda_device_name(dev.index) : "cpu";
   std::replace(device_label.begin(), device_label.end(), ' ', '_');
-  if (dev.is_cuda()) cuda_set_allow_tf32(false);  // full float32 gemm (torch.backends.cuda.matmul.allow_tf32 = False)
+  if (dev.is_cuda()) cuda_set_allow_tf32(false);   // as torch.backends.cuda.matmul.allow_tf32 = False
   manual_seed(0);
   std::printf("# gpu_ops: %s on %s, TF32 off\n", device_label.c_str(), dev.str().c_str());
 
-  if (wants(only, "copy")) bench_copy();
+  if (wants(only, "copy")) attempt("copy", bench_copy);
   for (int n : sizes) {
-    if (wants(only, "mm")) bench_mm(n);
-    if (wants(only, "bmm")) bench_bmm(n);
+    if (wants(only, "mm")) attempt(fmt::format("mm n={}", n), [n] { bench_mm(n); });
+    if (wants(only, "bmm")) attempt(fmt::format("bmm n={}", n), [n] { bench_bmm(n); });
   }
-  if (wants(only, "rows")) bench_rows(rows, cols);
+  if (wants(only, "rows")) {
+    attempt("softmax", [&] { bench_softmax(rows, cols); });
+    attempt("layer_norm", [&] { bench_layer_norm(rows, cols); });
+    attempt("cross_entropy", [&] { bench_cross_entropy(rows, cols); });
+  }
   return all_ok ? 0 : 1;
 }
 
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
-  } catch (const Error& e) {  // e.g. a kernel this build does not have yet
+  } catch (const Error& e) {   // e.g. a kernel this build does not have yet
     std::printf("# gpu_ops: error: %s\n", e.what());
     return 1;
   }

@@ -134,8 +134,11 @@ def fastest(rows, key, value, higher=True):
     return best
 
 
-def met(ok):
-    return "met" if ok else "MISSED"
+def met(value, target):
+    """met / MISSED against a lower bound; "-" when a side has no result."""
+    if value is None:
+        return "-"
+    return "met" if value >= target else "MISSED"
 
 
 def gpu_gemm_results(rows):
@@ -219,7 +222,7 @@ def gpu_tables(rows):
         print("-" * len(hdr))
         for op, n, batch, m, ag, tg, ratio, check in table:
             shape = f"{m}^3" if op == "mm" else f"{batch}x{m}^3"
-            target = met(ratio >= GEMM_TARGET) if ratio is not None else "-"
+            target = met(ratio, GEMM_TARGET)
             print(f"{op:>4} {n:>5} {shape:>14} {fmt(ag, '.1f', 9)} {fmt(tg, '.1f', 9)} {fmt(ratio, '.2f', 6)}"
                   f"  {target:>6}  {check}")
         print()
@@ -233,9 +236,10 @@ def gpu_tables(rows):
         print(hdr)
         print("-" * len(hdr))
         for op, pass_, ab, tb, af, tf, speed, check in table:
-            target = met(af >= BANDWIDTH_TARGET) if af is not None else "-"
+            target = met(af, BANDWIDTH_TARGET)
+            speed = f"{speed:13.2f}x" if speed is not None else f"{'-':>14}"
             print(f"{op:>13} {pass_:>6} {fmt(ab, '.0f', 9)} {fmt(tb, '.0f', 10)} {fmt(af, '.2f', 10)}"
-                  f" {fmt(tf, '.2f', 11)} {fmt(speed, '.2f', 13)}x  {target:>6}  {check}")
+                  f" {fmt(tf, '.2f', 11)} {speed}  {target:>6}  {check}")
         print()
     for device, table in gpu_models_results(rows).items():
         print(f"GPU training steps on {device}: milliseconds per step (median), ratio = attograd / torch (lower is"
@@ -256,11 +260,11 @@ def gpu_summary(rows):
     for device, table in gpu_gemm_results(rows).items():
         for op, n, _, _, ag, tg, ratio, check in table:
             lines.append(f"gemm {op:<4} n={n:<5} attograd/torch {fmt(ratio, '.2f', 5)}"
-                         f"  (>= {GEMM_TARGET}) {met(ratio is not None and ratio >= GEMM_TARGET):>6}  check {check}")
+                         f"  (>= {GEMM_TARGET}) {met(ratio, GEMM_TARGET):>6}  check {check}")
     for device, table in gpu_rows_results(rows).items():
         for op, pass_, ab, tb, af, tf, speed, check in table:
             lines.append(f"{op:<13} {pass_:<6} bandwidth/floor {fmt(af, '.2f', 5)}  (>= {BANDWIDTH_TARGET})"
-                         f" {met(af is not None and af >= BANDWIDTH_TARGET):>6}  check {check}  (torch {fmt(tf, '.2f', 4)})")
+                         f" {met(af, BANDWIDTH_TARGET):>6}  check {check}  (torch {fmt(tf, '.2f', 4)})")
     for device, table in gpu_models_results(rows).items():
         for model, am, tm, ratio, *_ in table:
             lines.append(f"model {model:<5} attograd {fmt(am, '.1f', 8)} ms, torch {fmt(tm, '.1f', 8)} ms,"

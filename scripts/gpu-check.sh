@@ -57,8 +57,8 @@ LOGDIR="${OUT:-$BUILD/gpu-check}"
 mkdir -p "$LOGDIR"
 STATUS=0                     # the exit status: 1 once anything failed
 declare -a SUMMARY=()        # "label|value" rows of the summary table
-note() { SUMMARY+=("$1|$2"); }
-fail() { STATUS=1; note "$1" "$2"; }
+note() { SUMMARY+=("$1|${*:2}"); }   # note LABEL TEXT...
+fail() { STATUS=1; note "$@"; }
 step() { echo; echo "==== $* ($(date +%H:%M:%S))"; }
 
 # ---- the machine --------------------------------------------------------------------------------------
@@ -74,7 +74,9 @@ note "nvcc" "$("$NVCC" --version 2>/dev/null | grep -o 'release [0-9.]*' || echo
 # CPU, say so, and their lines do not pair with the GPU's).
 PY=""
 for cand in ${ATTO_GPU_PYTHON:-} python3 /usr/bin/python3; do
-  if "$cand" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then PY="$cand"; break; fi
+  if "$cand" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+    PY="$cand"; break
+  fi
 done
 if [ -z "$PY" ]; then
   for cand in ${ATTO_GPU_PYTHON:-} python3 /usr/bin/python3; do
@@ -82,7 +84,7 @@ if [ -z "$PY" ]; then
   done
 fi
 if [ -n "$PY" ]; then
-  TORCH="$("$PY" -c "import torch; print(f'torch {torch.__version__}, CUDA {torch.version.cuda}, GPU visible: {torch.cuda.is_available()}')")"
+  TORCH="$("$PY" -c "import torch as t; print(f'{t.__version__}, CUDA {t.version.cuda}, GPU: {t.cuda.is_available()}')")"
   note "PyTorch ($PY)" "$TORCH"
 else
   note "PyTorch" "NOT FOUND: no twins, no ratios"
@@ -95,7 +97,7 @@ CMAKE_ARGS=(-S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTO_CU
             -DATTO_BUILD_TESTS=ON -DATTO_BUILD_EXAMPLES=ON -DATTO_BUILD_BENCHMARKS=ON)
 # ATTO_CUDA_DISPATCH exists while the CUDA kernels are being merged family by family; later CUDA
 # tensors always reach the CUDA kernels and the option is gone.
-if grep -q 'option(ATTO_CUDA_DISPATCH' "$ROOT/CMakeLists.txt"; then CMAKE_ARGS+=(-DATTO_CUDA_DISPATCH=ON); fi
+if grep -qE '^\s*option\(ATTO_CUDA_DISPATCH' "$ROOT/CMakeLists.txt"; then CMAKE_ARGS+=(-DATTO_CUDA_DISPATCH=ON); fi
 [ -n "$PY" ] && CMAKE_ARGS+=(-DATTO_TORCH_PYTHON="$(command -v "$PY")")
 EXAMPLES=on
 if ! cmake "${CMAKE_ARGS[@]}" > "$LOGDIR/configure.log" 2>&1; then
@@ -153,8 +155,8 @@ if [ "$MODE" = round ] && [ "$RUN_TESTS" = 1 ]; then
     tail -4 "$LOGDIR/cuda-tests.log"
     # "[doctest] test cases: 40 | 38 passed | 2 failed | 3000 skipped": the last number counts the
     # cases outside the suite; a CUDA case without a device "passes" after printing ATTO-CUDA-SKIPPED.
-    read -r total passed failed < <(sed -nE 's/.*test cases: *([0-9]+) *\| *([0-9]+) passed *\| *([0-9]+) failed.*/\1 \2 \3/p' \
-                                      "$LOGDIR/cuda-tests.log" | tail -1)
+    pattern='s/.*test cases: *([0-9]+) *\| *([0-9]+) passed *\| *([0-9]+) failed.*/\1 \2 \3/p'
+    read -r total passed failed < <(sed -nE "$pattern" "$LOGDIR/cuda-tests.log" | tail -1)
     noskip="$(grep -c '^ATTO-CUDA-SKIPPED' "$LOGDIR/cuda-tests.log")"
     if [ -z "${total:-}" ]; then
       fail "CUDA test cases" "NO SUMMARY from doctest (rc $cuda_rc, crashed? cuda-tests.log)"
@@ -191,7 +193,11 @@ if [ "$MODE" = round ] && [ "$RUN_BENCH" = 1 ]; then
     BENCH_RC+=("$label=$rc")
     [ "$rc" -eq 0 ] || STATUS=1
   }
-  if built benchmarks/gpu_ops; then bench gpu_ops 300 "$BUILD/benchmarks/gpu_ops"; else BENCH_RC+=("gpu_ops=not-built"); STATUS=1; fi
+  if built benchmarks/gpu_ops; then
+    bench gpu_ops 300 "$BUILD/benchmarks/gpu_ops"
+  else
+    BENCH_RC+=("gpu_ops=not-built"); STATUS=1
+  fi
   [ -n "$PY" ] && bench gpu_ops_torch 300 "$PY" "$ROOT/benchmarks/gpu_ops_torch.py"
   for model in lstm mha gpt; do
     if built benchmarks/gpu_models; then
@@ -203,8 +209,20 @@ if [ "$MODE" = round ] && [ "$RUN_BENCH" = 1 ]; then
   done
   echo
   python3 "$ROOT/benchmarks/report.py" < "$RESULTS" | tee "$LOGDIR/report.txt"
+  note "attograd sees" "$(grep -m1 '^# gpu_ops: ' "$RESULTS" | sed 's/^# gpu_ops: //')"
+  # On the GPU machine attograd must measure something: "no CUDA device" there is a failure.
+  n_atto="$(grep -c '^RESULT .*impl=attograd' "$RESULTS")"
+  n_torch="$(grep -c '^RESULT .*impl=torch' "$RESULTS")"
+  if [ "$n_atto" -eq 0 ]; then
+    fail "benchmark results" "NONE from attograd ($n_torch from PyTorch)"
+  else
+    checks="$(grep -c '^# CHECK FAILED' "$RESULTS")"
+    note "benchmark results" "$n_atto from attograd, $n_torch from PyTorch; failed checks: $checks"
+  fi
   note "benchmark exit codes" "${BENCH_RC[*]}"
-  while IFS= read -r line; do note "  target" "$line"; done < <(python3 "$ROOT/benchmarks/report.py" --summary < "$RESULTS")
+  while IFS= read -r line; do
+    note "  target" "$line"
+  done < <(python3 "$ROOT/benchmarks/report.py" --summary < "$RESULTS")
 fi
 
 # ---- --train: tiny_gpt in nanoGPT's GPU configuration -----------------------------------------------------
@@ -232,13 +250,13 @@ if [ "$MODE" = train ]; then
     val="$(sed -nE 's/.*val loss ([0-9.]+).*/\1/p' <<< "$final")"
     verdict=$(python3 -c "v = $val; print('met' if v <= 1.4697 else f'MISSED by {v - 1.4697:.4f}')")
     note "tiny_gpt GPU config" "$final"
-    note "  val loss target" "$val against nanoGPT's best 1.4697: $verdict (public reproductions of the model: 1.48-1.50)"
+    note "  val loss target" "$val against nanoGPT's best 1.4697: $verdict (reproductions of the model: 1.48-1.50)"
     note "  time" "$(grep -E '^time:' "$LOGDIR/train.log" | tail -1)"
   elif [ "$train_rc" -eq 124 ] || [ "$train_rc" -eq 130 ]; then
     last="$(tail -1 "$RUN/metrics.csv" 2>/dev/null | cut -d, -f1,5)"
-    fail "tiny_gpt GPU config" "STOPPED after ${TRAIN_SECONDS}s at iteration,seconds = ${last:-?} (metrics.csv); raise TRAIN_SECONDS or lower TRAIN_ITERS"
+    fail "tiny_gpt GPU config" "STOPPED after ${TRAIN_SECONDS}s at iteration,seconds = ${last:-?} (metrics.csv);" \
+      "raise TRAIN_SECONDS or lower TRAIN_ITERS"
   else
-    tail -5 "$LOGDIR/train.log"
     fail "tiny_gpt GPU config" "FAILED, exit $train_rc (train.log)"
   fi
 fi
@@ -247,7 +265,7 @@ fi
 {
   echo
   echo "==== gpu-check summary ($MODE, $(date '+%Y-%m-%d %H:%M:%S'), logs in $LOGDIR)"
-  for row in "${SUMMARY[@]}"; do printf '%-24s %s\n' "${row%%|*}" "${row#*|}"; done
+  for row in "${SUMMARY[@]}"; do printf '%-28s %s\n' "${row%%|*}" "${row#*|}"; done
   echo "status: $([ $STATUS -eq 0 ] && echo OK || echo FAILED)"
 } | tee "$LOGDIR/summary.txt"
 exit $STATUS
