@@ -11,7 +11,8 @@
 // Each model runs in its own process (so that the peak RSS is that model's): a few warm-up steps,
 // then the median of --steps timed steps (wall-clock, and the process's CPU time). Twin:
 // benchmarks/models_torch.py (the same models in PyTorch). Run both with benchmarks/run.sh, which
-// prints the ratio table (benchmarks/report.py).
+// prints the ratio table (benchmarks/report.py). The LSTM and GPT classes are in bench_models.h,
+// shared with the GPU benchmark (gpu_models.cpp).
 //
 //   models --model lstm|mha|gpt|sentiment [--threads 2] [--steps 20] [--config NAME]
 #include <sys/resource.h>
@@ -19,32 +20,19 @@
 #include <functional>
 
 #include "attograd.h"
+#include "bench_models.h"
 #include "bench_util.h"
 
 using namespace atto;
+using bench::CharLSTM;
+using bench::TinyGPT;
 
 namespace {
 
 // One training step of a model, ready to be called again and again.
 using Step = std::function<void()>;
 
-// ---- (a) char-LSTM ----------------------------------------------------------------------------------
-struct CharLSTM : nn::Module {
-  std::shared_ptr<nn::Embedding> embed;
-  std::shared_ptr<nn::LSTM> lstm;
-  std::shared_ptr<nn::Linear> head;
-  CharLSTM(int64_t vocab, int64_t embed_dim, int64_t hidden) : Module("CharLSTM") {
-    embed = register_module("embed", std::make_shared<nn::Embedding>(vocab, embed_dim));
-    lstm = register_module("lstm", std::make_shared<nn::LSTM>(
-                                       nn::LSTMOptions{.input_size = embed_dim, .hidden_size = hidden, .batch_first = true}));
-    head = register_module("head", std::make_shared<nn::Linear>(hidden, vocab));
-  }
-  Tensor forward(const Tensor& tokens) override {   // (B, T) -> logits (B, T, vocab)
-    auto [out, state] = (*lstm)(embed->forward(tokens));
-    return head->forward(out);
-  }
-};
-
+// ---- (a) char-LSTM (bench_models.h) ---------------------------------------------------------------
 Step lstm_step() {
   const int64_t vocab = 65, batch = 32, seq = 64;
   auto model = std::make_shared<CharLSTM>(vocab, 64, 256);
@@ -72,34 +60,7 @@ Step mha_step() {
   };
 }
 
-// ---- (c) tiny GPT -----------------------------------------------------------------------------------
-// A pre-LN transformer block is TransformerEncoderLayer with norm_first (x + attn(ln1(x)), then
-// x + mlp(ln2(x))) and a causal mask.
-struct TinyGPT : nn::Module {
-  int64_t block;
-  std::shared_ptr<nn::Embedding> tok_emb, pos_emb;
-  std::shared_ptr<nn::TransformerEncoder> blocks;
-  std::shared_ptr<nn::LayerNorm> ln_f;
-  Tensor causal_mask, positions;
-  TinyGPT(int64_t vocab, int64_t block, int64_t n_embd, int64_t n_head, int64_t n_layer) : Module("TinyGPT"), block(block) {
-    tok_emb = register_module("tok_emb", std::make_shared<nn::Embedding>(vocab, n_embd));
-    pos_emb = register_module("pos_emb", std::make_shared<nn::Embedding>(block, n_embd));
-    nn::TransformerEncoderLayerOptions layer{.d_model = n_embd, .nhead = n_head, .dim_feedforward = 4 * n_embd,
-                                             .dropout = 0.0, .activation = nn::Activation::GELU,
-                                             .batch_first = true, .norm_first = true};
-    blocks = register_module("blocks", std::make_shared<nn::TransformerEncoder>(layer, n_layer));
-    ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(n_embd));
-    // nn.MultiheadAttention's bool mask: true = may NOT attend, so the strict upper triangle.
-    positions = arange(double(block), {.dtype = kInt64});
-    causal_mask = positions.unsqueeze(0) > positions.unsqueeze(1);   // key j > query i
-  }
-  Tensor forward(const Tensor& tokens) override {   // (B, T) -> logits (B, T, vocab)
-    Tensor x = tok_emb->forward(tokens) + pos_emb->forward(positions);
-    x = ln_f->forward(blocks->forward(x, causal_mask));
-    return linear(x, tok_emb->weight);   // the head shares the token embedding's weights
-  }
-};
-
+// ---- (c) tiny GPT (bench_models.h) -------------------------------------------------------------------
 Step gpt_step() {
   const int64_t vocab = 65, batch = 12, block = 64;
   auto model = std::make_shared<TinyGPT>(vocab, block, 128, 4, 4);

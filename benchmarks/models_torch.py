@@ -5,6 +5,9 @@ CPU time), and the peak RSS of this process. Run with /usr/bin/python3 (PyTorch 
 benchmarks/run.sh, once per model and thread configuration:
 
     models_torch.py --model lstm|mha|gpt|sentiment --threads T --config NAME [--steps 20]
+
+The CharLSTM and TinyGPT classes are imported by gpu_models_torch.py (the GPU twin), so the command
+line is read only when this file runs as a program.
 """
 import argparse
 import resource
@@ -14,22 +17,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-p = argparse.ArgumentParser()
-p.add_argument("--model", required=True, choices=["lstm", "mha", "gpt", "sentiment"])
-p.add_argument("--threads", type=int, required=True)
-p.add_argument("--label-threads", type=int, default=None, help="threads to report (default: --threads)")
-p.add_argument("--config", required=True)
-p.add_argument("--steps", type=int, default=20)
-args = p.parse_args()
-torch.set_num_threads(args.threads)
-torch.manual_seed(0)
-
 
 class CharLSTM(nn.Module):
-    def __init__(self, vocab, embed_dim, hidden):
+    def __init__(self, vocab, embed_dim, hidden, num_layers=1):
         super().__init__()
         self.embed = nn.Embedding(vocab, embed_dim)
-        self.lstm = nn.LSTM(embed_dim, hidden, batch_first=True)
+        self.lstm = nn.LSTM(embed_dim, hidden, num_layers=num_layers, batch_first=True)
         self.head = nn.Linear(hidden, vocab)
 
     def forward(self, tokens):
@@ -69,20 +62,28 @@ def mha_step():
 
 
 class TinyGPT(nn.Module):
-    def __init__(self, vocab, block, n_embd, n_head, n_layer):
+    """benchmarks/bench_models.h's TinyGPT. causal_hint: also pass is_causal=True with the mask
+    (PyTorch 2.x; the same result, computed by a causal attention kernel)."""
+
+    def __init__(self, vocab, block, n_embd, n_head, n_layer, dropout=0.0, causal_hint=False):
         super().__init__()
         self.tok_emb = nn.Embedding(vocab, n_embd)
         self.pos_emb = nn.Embedding(block, n_embd)
-        layer = nn.TransformerEncoderLayer(n_embd, n_head, 4 * n_embd, dropout=0.0, activation="gelu",
+        self.drop = nn.Dropout(dropout) if dropout > 0 else None   # nanoGPT's transformer.drop
+        layer = nn.TransformerEncoderLayer(n_embd, n_head, 4 * n_embd, dropout=dropout, activation="gelu",
                                            batch_first=True, norm_first=True)
         self.blocks = nn.TransformerEncoder(layer, n_layer, enable_nested_tensor=False)
         self.ln_f = nn.LayerNorm(n_embd)
         self.register_buffer("causal_mask", causal_mask(block))
         self.register_buffer("positions", torch.arange(block))
+        self.causal_hint = causal_hint
 
     def forward(self, tokens):
         x = self.tok_emb(tokens) + self.pos_emb(self.positions)
-        x = self.ln_f(self.blocks(x, self.causal_mask))
+        if self.drop is not None:
+            x = self.drop(x)
+        hint = {"is_causal": True} if self.causal_hint else {}
+        x = self.ln_f(self.blocks(x, self.causal_mask, **hint))
         return F.linear(x, self.tok_emb.weight)   # the head shares the token embedding's weights
 
 
@@ -131,17 +132,32 @@ def median(v):
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
-step = {"lstm": lstm_step, "mha": mha_step, "gpt": gpt_step, "sentiment": sentiment_step}[args.model]()
-for _ in range(3):
-    step()
-times, cpu_times = [], []
-for _ in range(args.steps):
-    s, c = time.perf_counter(), time.process_time()   # wall-clock, and CPU time of all threads
-    step()
-    cpu_times.append(time.process_time() - c)
-    times.append(time.perf_counter() - s)
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
-threads = args.label_threads or args.threads
-print(f"RESULT bench=models impl=torch model={args.model} config={args.config} threads={threads} "
-      f"ms={median(times) * 1e3:.3f} ms_min={min(times) * 1e3:.3f} cpu_ms={median(cpu_times) * 1e3:.3f} "
-      f"peak_rss_mb={peak_mb:.1f}")
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", required=True, choices=["lstm", "mha", "gpt", "sentiment"])
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--label-threads", type=int, default=None, help="threads to report (default: --threads)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--steps", type=int, default=20)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    step = {"lstm": lstm_step, "mha": mha_step, "gpt": gpt_step, "sentiment": sentiment_step}[args.model]()
+    for _ in range(3):
+        step()
+    times, cpu_times = [], []
+    for _ in range(args.steps):
+        s, c = time.perf_counter(), time.process_time()   # wall-clock, and CPU time of all threads
+        step()
+        cpu_times.append(time.process_time() - c)
+        times.append(time.perf_counter() - s)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+    threads = args.label_threads or args.threads
+    print(f"RESULT bench=models impl=torch model={args.model} config={args.config} threads={threads} "
+          f"ms={median(times) * 1e3:.3f} ms_min={min(times) * 1e3:.3f} cpu_ms={median(cpu_times) * 1e3:.3f} "
+          f"peak_rss_mb={peak_mb:.1f}")
+
+
+if __name__ == "__main__":
+    main()

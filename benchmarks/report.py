@@ -1,6 +1,10 @@
 """benchmarks/report.py -- reads the "RESULT key=value ..." lines that the benchmarks print (stdin)
 and prints the comparison tables. For PyTorch and libtorch, every thread configuration was measured
 and the table compares against the fastest one (never the slower).
+
+The GPU benchmarks (gpu_ops, gpu_models and their PyTorch twins, run by scripts/gpu-check.sh) get
+tables of their own, one set per device. `report.py --summary` prints only the GPU targets, one line
+each (met / MISSED), for the summary at the end of scripts/gpu-check.sh.
 """
 import sys
 from collections import defaultdict
@@ -106,7 +110,175 @@ def models_table(rows):
     print()
 
 
+# ---- GPU ----------------------------------------------------------------------------------------------
+GEMM_TARGET = 0.95       # attograd GFLOP/s / PyTorch GFLOP/s, mm and bmm
+BANDWIDTH_TARGET = 0.8   # a row op's bandwidth / the copy bandwidth (the floor)
+MODELS = ["lstm", "mha", "gpt"]
+
+
+def by_device(rows, bench):
+    out = defaultdict(list)
+    for r in rows:
+        if r["bench"] == bench:
+            out[r.get("device", "-")].append(r)
+    return out
+
+
+def fastest(rows, key, value, higher=True):
+    """key(row) -> the row with the best `value` (several runs of a program may be in the input)."""
+    best = {}
+    for r in rows:
+        k = key(r)
+        if k not in best or (float(r[value]) > float(best[k][value])) == higher:
+            best[k] = r
+    return best
+
+
+def met(value, target):
+    """met / MISSED against a lower bound; "-" when a side has no result."""
+    if value is None:
+        return "-"
+    return "met" if value >= target else "MISSED"
+
+
+def gpu_gemm_results(rows):
+    """device -> [(op, n, batch, m, atto gflops, torch gflops, ratio, check)]"""
+    out = {}
+    for device, rs in by_device(rows, "gpu_gemm").items():
+        best = fastest(rs, lambda r: (r["op"], int(r["n"]), r["impl"]), "gflops")
+        keys = sorted({(op, n) for op, n, _ in best}, key=lambda k: (k[0] != "mm", k[1]))
+        table = []
+        for op, n in keys:
+            a, t = best.get((op, n, "attograd")), best.get((op, n, "torch"))
+            any_row = a or t
+            ag, tg = (float(a["gflops"]) if a else None), (float(t["gflops"]) if t else None)
+            ratio = ag / tg if ag is not None and tg else None
+            table.append((op, n, any_row["batch"], any_row["m"], ag, tg, ratio, a["check"] if a else "-"))
+        out[device] = table
+    return out
+
+
+def copy_floor(rows):
+    """device -> (attograd GB/s or None, torch GB/s or None, floor = the larger)"""
+    out = {}
+    for device, rs in by_device(rows, "gpu_copy").items():
+        best = fastest(rs, lambda r: r["impl"], "gbps")
+        a = float(best["attograd"]["gbps"]) if "attograd" in best else None
+        t = float(best["torch"]["gbps"]) if "torch" in best else None
+        out[device] = (a, t, max(x for x in (a, t) if x is not None))
+    return out
+
+
+def gpu_rows_results(rows):
+    """device -> [(op, pass, atto GB/s, torch GB/s, atto fraction, torch fraction, torch ms / atto ms, check)]"""
+    floors = copy_floor(rows)
+    out = {}
+    for device, rs in by_device(rows, "gpu_rows").items():
+        floor = floors.get(device, (None, None, None))[2]
+        best = fastest(rs, lambda r: (r["op"], r["pass"], r["impl"]), "gbps")
+        table = []
+        for op in ["softmax", "layer_norm", "cross_entropy"]:
+            for pass_ in ["fwd", "fwdbwd"]:
+                a, t = best.get((op, pass_, "attograd")), best.get((op, pass_, "torch"))
+                if not a and not t:
+                    continue
+                ab, tb = (float(a["gbps"]) if a else None), (float(t["gbps"]) if t else None)
+                frac = lambda b: b / floor if b is not None and floor else None
+                speed = float(t["ms"]) / float(a["ms"]) if a and t else None
+                table.append((op, pass_, ab, tb, frac(ab), frac(tb), speed, a["check"] if a else "-"))
+        out[device] = table
+    return out
+
+
+def gpu_models_results(rows):
+    """device -> [(model, atto ms, torch ms, atto / torch, atto MB, torch MB, torch's attention path)]"""
+    out = {}
+    for device, rs in by_device(rows, "gpu_models").items():
+        best = fastest(rs, lambda r: (r["model"], r["impl"]), "ms", higher=False)
+        table = []
+        for model in MODELS:
+            a, t = best.get((model, "attograd")), best.get((model, "torch"))
+            if not a and not t:
+                continue
+            am, tm = (float(a["ms"]) if a else None), (float(t["ms"]) if t else None)
+            table.append((model, am, tm, am / tm if am is not None and tm else None,
+                          float(a["peak_mem_mb"]) if a else None, float(t["peak_mem_mb"]) if t else None,
+                          t.get("attn", "-") if t else "-"))
+        out[device] = table
+    return out
+
+
+def fmt(x, spec, width):
+    return f"{x:{width}{spec}}" if x is not None else f"{'-':>{width}}"
+
+
+def gpu_tables(rows):
+    floors = copy_floor(rows)
+    for device, table in gpu_gemm_results(rows).items():
+        print(f"GPU gemm on {device}: float32, TF32 off, GFLOP/s (median); bmm is 16 x (n/4)^3;"
+              f" target attograd / torch >= {GEMM_TARGET}")
+        hdr = f"{'op':>4} {'n':>5} {'shape':>14} {'attograd':>9} {'torch':>9} {'ratio':>6}  target  check"
+        print(hdr)
+        print("-" * len(hdr))
+        for op, n, batch, m, ag, tg, ratio, check in table:
+            shape = f"{m}^3" if op == "mm" else f"{batch}x{m}^3"
+            target = met(ratio, GEMM_TARGET)
+            print(f"{op:>4} {n:>5} {shape:>14} {fmt(ag, '.1f', 9)} {fmt(tg, '.1f', 9)} {fmt(ratio, '.2f', 6)}"
+                  f"  {target:>6}  {check}")
+        print()
+    for device, table in gpu_rows_results(rows).items():
+        a, t, floor = floors.get(device, (None, None, None))
+        print(f"GPU row ops on {device}: float32, bandwidth = least bytes moved / median time, GB/s; the floor is"
+              f" the faster x.clone() (attograd {fmt(a, '.0f', 0)}, torch {fmt(t, '.0f', 0)} GB/s);"
+              f" target attograd >= {BANDWIDTH_TARGET} of the floor")
+        hdr = (f"{'op':>13} {'pass':>6} {'atto GB/s':>9} {'torch GB/s':>10} {'atto/floor':>10} {'torch/floor':>11}"
+               f" {'speed vs torch':>14}  target  check")
+        print(hdr)
+        print("-" * len(hdr))
+        for op, pass_, ab, tb, af, tf, speed, check in table:
+            target = met(af, BANDWIDTH_TARGET)
+            speed = f"{speed:13.2f}x" if speed is not None else f"{'-':>14}"
+            print(f"{op:>13} {pass_:>6} {fmt(ab, '.0f', 9)} {fmt(tb, '.0f', 10)} {fmt(af, '.2f', 10)}"
+                  f" {fmt(tf, '.2f', 11)} {speed}  {target:>6}  {check}")
+        print()
+    for device, table in gpu_models_results(rows).items():
+        print(f"GPU training steps on {device}: milliseconds per step (median), ratio = attograd / torch (lower is"
+              f" better); peak = allocator's peak allocated MiB")
+        hdr = (f"{'model':>6} {'attograd ms':>11} {'torch ms':>9} {'ratio':>6} {'atto MiB':>9} {'torch MiB':>9}"
+               "  torch attention")
+        print(hdr)
+        print("-" * len(hdr))
+        for model, am, tm, ratio, amb, tmb, attn in table:
+            print(f"{model:>6} {fmt(am, '.2f', 11)} {fmt(tm, '.2f', 9)} {fmt(ratio, '.2f', 6)} {fmt(amb, '.0f', 9)}"
+                  f" {fmt(tmb, '.0f', 9)}  {attn}")
+        print()
+
+
+def gpu_summary(rows):
+    """One line per GPU target, for the end of scripts/gpu-check.sh."""
+    lines = []
+    for device, table in gpu_gemm_results(rows).items():
+        for op, n, _, _, ag, tg, ratio, check in table:
+            lines.append(f"gemm {op:<4} n={n:<5} attograd/torch {fmt(ratio, '.2f', 5)}"
+                         f"  (>= {GEMM_TARGET}) {met(ratio, GEMM_TARGET):>6}  check {check}")
+    for device, table in gpu_rows_results(rows).items():
+        for op, pass_, ab, tb, af, tf, speed, check in table:
+            lines.append(f"{op:<13} {pass_:<6} bandwidth/floor {fmt(af, '.2f', 5)}  (>= {BANDWIDTH_TARGET})"
+                         f" {met(af, BANDWIDTH_TARGET):>6}  check {check}  (torch {fmt(tf, '.2f', 4)})")
+    for device, table in gpu_models_results(rows).items():
+        for model, am, tm, ratio, *_ in table:
+            lines.append(f"model {model:<5} attograd {fmt(am, '.1f', 8)} ms, torch {fmt(tm, '.1f', 8)} ms,"
+                         f" attograd/torch {fmt(ratio, '.2f', 5)}")
+    if not lines:
+        lines.append("no GPU benchmark results")
+    print("\n".join(lines))
+
+
 rows = parse(sys.stdin.read().splitlines())
-gemm_table(rows)
-overhead_table(rows)
-models_table(rows)
+if "--summary" in sys.argv[1:]:
+    gpu_summary(rows)
+else:
+    gemm_table(rows)
+    overhead_table(rows)
+    models_table(rows)
+    gpu_tables(rows)

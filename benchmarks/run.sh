@@ -15,6 +15,8 @@
 # and with OMP_WAIT_POLICY=PASSIVE (spinning idle threads can stall a busy or shared machine).
 # The raw lines are kept in BUILD_DIR/bench_results.txt. On a machine shared with other work,
 # `nice -n -15 benchmarks/run.sh` keeps the measurements from being descheduled.
+# The GPU benchmarks (gpu_ops, gpu_models and their PyTorch 2.x twins) are run by
+# scripts/gpu-check.sh on a machine with a GPU; report.py prints their tables too.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../scripts/common.sh"
