@@ -5,6 +5,7 @@
 #include "autograd/functions/broadcast.h"
 #include "autograd/functions/conv.h"
 #include "autograd/functions/elementwise.h"
+#include "autograd/functions/fused.h"
 #include "autograd/functions/index.h"
 #include "autograd/functions/losses.h"
 #include "autograd/functions/matmul.h"

@@ -5,9 +5,11 @@
 #pragma once
 #include "tensor/dtype.h"
 #include "tensor/strided.h"
+#include "cuda/attention.h"
 #include "cuda/conv.h"
 #include "cuda/copy.h"
 #include "cuda/elementwise.h"
+#include "cuda/fused.h"
 #include "cuda/gemm.h"
 #include "cuda/index.h"
 #include "cuda/layernorm.h"

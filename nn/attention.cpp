@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/functions/elementwise.h"
+#include "autograd/functions/fused.h"
 #include "autograd/functions/matmul.h"
 #include "autograd/functions/reduce.h"
 #include "nn/init.h"
@@ -154,10 +155,20 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   v = v.reshape({S, N * H, hd}).transpose(0, 1);   // (N*H, S, hd)
 
   // 3. Attention per head: dropout(softmax(q k^T / sqrt(hd) + mask)) v.
-  auto [ctx, weights] = attention_with_weights(q, k, v, merge_masks(attn, pad), 0.0, false, std::nullopt,
+  const bool drop = is_training() && options.dropout > 0;
+  Tensor ctx, weights;   // ctx (N*H, L, hd), weights (N*H, L, S)
+  if (!need_weights && !drop) {
+    // No weights wanted: the same composite on the CPU, and on CUDA the fused kernels where they
+    // apply (NOTE [ Fused attention on CUDA ] in autograd/functions/attention.cpp).
+    ctx = scaled_dot_product_attention(q, k, v, merge_masks(attn, pad), 0.0, false, std::nullopt, options.generator,
+                                       options.fully_masked_rows);
+  } else {
+    AttentionOutput a = attention_with_weights(q, k, v, merge_masks(attn, pad), 0.0, false, std::nullopt,
                                                options.generator, options.fully_masked_rows);
-  // ctx (N*H, L, hd), weights (N*H, L, S)
-  if (is_training() && options.dropout > 0) {
+    ctx = a.output;
+    weights = a.weights;
+  }
+  if (drop) {
     // PyTorch returns the weights after dropout, attention_with_weights before: drop them here
     // and redo the product with v.
     weights = dropout(weights, options.dropout, true, options.generator);   // (N*H, L, S)
@@ -211,8 +222,14 @@ Tensor TransformerEncoderLayer::self_attention_block(const Tensor& x, const Tens
 }
 
 Tensor TransformerEncoderLayer::feed_forward_block(const Tensor& x) {
-  Tensor h = (*linear1)(x);   // (..., dim_feedforward)
-  h = options.activation == Activation::GELU ? gelu(h) : relu(h);
+  Tensor h;   // (..., dim_feedforward)
+  const bool gelu_act = options.activation == Activation::GELU;
+  if (gelu_act && x.device().is_cuda() && linear1->bias.defined() && !linear1->has_hooks()) {
+    h = bias_gelu(linear(x, linear1->weight), linear1->bias);   // bias and GELU in one kernel (fused.h)
+  } else {
+    h = (*linear1)(x);
+    h = gelu_act ? gelu(h) : relu(h);
+  }
   return (*dropout2)((*linear2)((*dropout)(h)));   // (..., d_model)
 }
 

@@ -92,6 +92,9 @@ class Module {
   int register_backward_hook(BackwardHook hook);
   void remove_hook(int id);
   Tensor run_hooks(Tensor output);   // forward hooks, then backward hooks attached to the output
+  // Whether any hook is registered: a parent that would bypass this module's forward (to fuse it
+  // with what follows) must not, or the hooks would not run.
+  bool has_hooks() const { return !forward_hooks_.empty() || !backward_hooks_.empty(); }
 
  protected:
   void add_child(const std::string& name, ModulePtr m);

@@ -1,17 +1,23 @@
 // autograd/functions/attention.cpp -- scaled dot-product, additive and cosine attention
 // (attention.h) as composites of differentiable ops: no backward of their own, autograd chains the
 // ops' backwards. Each line carries the shape it produces; "..." are the broadcast batch dims.
+// On CUDA, scaled_dot_product_attention runs the fused kernels of cuda/attention.h instead where it
+// can (NOTE [ Fused attention on CUDA ]); the composite stays the reference and the CPU path.
 #include "autograd/functions/attention.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <span>
 
+#include "autograd/function.h"
 #include "autograd/functions/elementwise.h"
 #include "autograd/functions/matmul.h"
 #include "autograd/functions/nn_functional.h"
 #include "autograd/functions/reduce.h"
 #include "autograd/grad_mode.h"
+#include "cuda/attention.h"
+#include "tensor/dispatch.h"
 
 namespace atto {
 
@@ -81,6 +87,84 @@ Tensor masked_softmax(const Tensor& scores, bool may_have_masked_rows, FullyMask
   return where(dead, 0.0, w);                                // (..., L, S)
 }
 
+// NOTE [ Fused attention on CUDA ]
+// scaled_dot_product_attention runs FusedAttention (one forward kernel, three backward kernels:
+// cuda/attention.cu, FlashAttention-style, the L x S weights never stored) instead of the composite
+// when all of these hold:
+//   * q, k, v are on a CUDA device, float32 or float64, none of them empty;
+//   * E and Ev (the head dims of q/k and v) are at most 128 (cuda::kAttentionMaxHeadDim);
+//   * dropout_p == 0 (the fused kernels have no dropout: with dropout the composite runs);
+//   * no attn_mask, or fully_masked == Zero (the fused kernels give a fully masked row output 0 and
+//     gradients 0, the Zero policy; the NaN policy runs the composite);
+//   * attn_mask, if given, does not require grad (the fused backward gives the mask no gradient).
+// Any mask the composite takes is supported in place: bool or additive float, broadcast to the
+// scores' shape (a key-padding mask (B, 1, 1, S) is read with stride 0 over heads and queries).
+// Otherwise, on the CPU always, and in attention_with_weights (which must return the weights), the
+// composite runs. The two agree up to float rounding (the fused kernels sum in another order);
+// tests/cuda/test_fused_attention.cpp compares them.
+bool use_fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask, double dropout_p,
+                         FullyMaskedRows fully_masked) {
+  return q.device().is_cuda() && q.ndim() >= 2 && k.ndim() >= 2 && v.ndim() >= 2 && q.is_floating_point() && q.numel() > 0 && k.numel() > 0 && v.numel() > 0 &&
+         q.size(-1) <= cuda::kAttentionMaxHeadDim && v.size(-1) <= cuda::kAttentionMaxHeadDim && dropout_p == 0.0 &&
+         (!attn_mask.defined() || (fully_masked == FullyMaskedRows::Zero && !attn_mask.requires_grad()));
+}
+
+// Fused scaled dot-product attention on CUDA. Inputs already expanded to the broadcast batch:
+// q (..., L, E), k (..., S, E), v (..., S, Ev), mask (..., L, S) or undefined -> out (..., L, Ev).
+// Saves q, k, v, the output and each row's log-sum-exp (..., L); the backward recomputes the
+// weights from them tile by tile (cuda/attention.cu).
+struct FusedAttention {
+  static constexpr const char* name = "FusedAttentionBackward";
+  static constexpr const char* op = "scaled_dot_product_attention";
+  struct Saved : SavedBase {
+    Tensor q, k, v, mask, out, lse;
+    cuda::AttentionShape shape;
+  };
+  static StridedView mask_view(const Tensor& mask) { return mask.defined() ? mask.view() : StridedView{}; }
+  static bool mask_is_bool(const Tensor& mask) { return mask.defined() && mask.dtype() == kBool; }
+
+  static Tensor forward(Saved& s, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                        bool causal, double scale) {
+    s.q = q.contiguous();   // (..., L, E), seen by the kernels as (BH, L, E)
+    s.k = k.contiguous();   // (..., S, E)
+    s.v = v.contiguous();   // (..., S, Ev)
+    s.mask = mask;
+    cuda::AttentionShape& sh = s.shape;
+    sh.L = q.size(-2), sh.E = q.size(-1), sh.S = k.size(-2), sh.Ev = v.size(-1);
+    sh.BH = q.numel() / (sh.L * sh.E);
+    sh.scale = scale;
+    sh.causal = causal;
+    Shape out_shape = q.shape();
+    out_shape[out_shape.size() - 1] = sh.Ev;
+    Shape lse_shape = q.shape();
+    lse_shape.erase(lse_shape.size() - 1);
+    const TensorOptions opts{.dtype = q.dtype(), .device = q.device()};
+    Tensor out = empty(out_shape, opts);   // (..., L, Ev)
+    s.lse = empty(lse_shape, opts);        // (..., L)
+    visit_floating(q.dtype(), op, [&](auto tag) {
+      using T = decltype(tag);
+      ATTO_CUDA_ONLY(attention_forward<T>, s.q.data_ptr<T>(), s.k.data_ptr<T>(), s.v.data_ptr<T>(), mask_view(mask),
+                     mask_is_bool(mask), out.data_ptr<T>(), s.lse.data_ptr<T>(), sh);
+    });
+    return s.out = out;
+  }
+  // Formulas at the top of cuda/attention.cu. The mask gets no gradient (use_fused_attention).
+  static std::array<Tensor, 4> backward(Saved& s, const Tensor& dout_in) {
+    Tensor dout = dout_in.contiguous();   // (..., L, Ev)
+    const TensorOptions opts{.dtype = s.q.dtype(), .device = s.q.device()};
+    Tensor dq = empty(s.q.shape(), opts), dk = empty(s.k.shape(), opts), dv = empty(s.v.shape(), opts);
+    Tensor delta = empty(s.lse.shape(), opts);   // (..., L) scratch: rowsum(dout * out)
+    visit_floating(s.q.dtype(), op, [&](auto tag) {
+      using T = decltype(tag);
+      ATTO_CUDA_ONLY(attention_backward<T>, s.q.data_ptr<T>(), s.k.data_ptr<T>(), s.v.data_ptr<T>(),
+                     s.out.data_ptr<T>(), dout.data_ptr<T>(), s.lse.data_ptr<T>(), mask_view(s.mask),
+                     mask_is_bool(s.mask), delta.data_ptr<T>(), dq.data_ptr<T>(), dk.data_ptr<T>(),
+                     dv.data_ptr<T>(), s.shape);
+    });
+    return {dq, dk, dv, Tensor()};
+  }
+};
+
 }  // namespace
 
 AttentionOutput attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
@@ -130,7 +214,38 @@ AttentionOutput attention_with_weights(const Tensor& q, const Tensor& k, const T
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
                                     double dropout_p, bool is_causal, std::optional<double> scale, Generator* gen,
                                     FullyMaskedRows fully_masked) {
-  return attention_with_weights(q, k, v, attn_mask, dropout_p, is_causal, scale, gen, fully_masked).output;
+  if (!use_fused_attention(q, k, v, attn_mask, dropout_p, fully_masked))
+    return attention_with_weights(q, k, v, attn_mask, dropout_p, is_causal, scale, gen, fully_masked).output;
+  // The checks are the composite's (a mask or shape it rejects is rejected here with its message).
+  constexpr const char* op = "scaled_dot_product_attention";
+  ATTO_CHECK(q.ndim() >= 2 && k.ndim() >= 2 && v.ndim() >= 2,
+             "[{}] q, k, v need at least 2 dims (..., L, E), (..., S, E), (..., S, Ev), got q {} k {} v {}", op,
+             q.shape(), k.shape(), v.shape());
+  check_floating_same(q, k, "q", "k", op);
+  check_floating_same(q, v, "q", "v", op);
+  const int64_t L = q.size(-2), E = q.size(-1), S = k.size(-2), Ev = v.size(-1);
+  ATTO_CHECK(k.size(-1) == E, "[{}] q's last dim {} must equal k's last dim {}: q {} k {}", op, E, k.size(-1),
+             q.shape(), k.shape());
+  ATTO_CHECK(v.size(-2) == S, "[{}] k and v need the same number of keys S (dim -2), got k {} v {}", op, k.shape(),
+             v.shape());
+  ATTO_CHECK(!(is_causal && attn_mask.defined()),
+             "[{}] pass either attn_mask (shape {}) or is_causal, not both (as PyTorch)", op, attn_mask.shape());
+  const Shape batch = broadcast_batch(q, 2, k, 2, v, 2, op);
+  auto with = [&](int64_t rows, int64_t cols) {   // batch + (rows, cols)
+    Shape s = batch;
+    s.push_back(rows);
+    s.push_back(cols);
+    return s;
+  };
+  Tensor mask;   // (..., L, S): the user's mask expanded in place (stride 0 where it broadcasts)
+  if (attn_mask.defined()) {
+    check_mask(attn_mask, with(L, S), q.dtype(), op, "attn_mask");
+    check_same_device(q, attn_mask, op);
+    mask = attn_mask.detach().expand(with(L, S));
+  }
+  // Broadcast q, k, v to the batch; the expands' backwards sum the gradients back to their shapes.
+  return apply<FusedAttention>(q.expand(with(L, E)), k.expand(with(S, E)), v.expand(with(S, Ev)), mask, is_causal,
+                               scale.value_or(1.0 / std::sqrt(double(E))));
 }
 
 AttentionOutput additive_attention_projected(const Tensor& pq, const Tensor& pk, const Tensor& values,

@@ -2,8 +2,9 @@
 // attention (torch.nn.functional.scaled_dot_product_attention), the same returning its weights, and
 // two teaching variants, additive (Bahdanau) and cosine-similarity attention. Implemented in
 // attention.cpp as readable composites of existing ops (matmul, masked_fill, softmax, dropout), so
-// autograd differentiates them with no backward of their own; they are the oracle for later fused
-// kernels. docs/attention.md explains them with the shapes.
+// autograd differentiates them with no backward of their own; they are the oracle for the fused
+// CUDA kernels of scaled_dot_product_attention (cuda/attention.h). docs/attention.md explains them
+// with the shapes.
 //
 // NOTE [ Attention masks ]
 // Every function here takes an optional mask, broadcastable to the scores (..., L, S) -- one row of
@@ -61,6 +62,9 @@ struct AttentionOutput {
 //               PyTorch's tril); an error together with attn_mask, as in PyTorch.
 //   scale       defaults to 1 / sqrt(E).
 //   fully_masked  NOTE [ Fully masked rows ].
+// On CUDA it runs fused FlashAttention-style kernels (the L x S weights are never stored) where they
+// apply -- no dropout, head dims <= 128, the Zero policy when there is a mask -- and the composite
+// otherwise: NOTE [ Fused attention on CUDA ] in attention.cpp.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask = {},
                                     double dropout_p = 0.0, bool is_causal = false,
                                     std::optional<double> scale = std::nullopt, Generator* gen = nullptr,
