@@ -27,6 +27,8 @@ Tensor Tensor::grad() const { return impl_->autograd ? impl_->autograd->grad : T
 void Tensor::set_grad(const Tensor& g) const {
   ATTO_CHECK(!g.defined() || g.shape() == shape(), "[set_grad] gradient of shape {} for a tensor of shape {}",
              g.defined() ? g.shape() : Shape{}, shape());
+  ATTO_CHECK(!g.defined() || g.device() == device(), "[set_grad] gradient on {} for a tensor on {}",
+             g.defined() ? g.device() : device(), device());
   autograd_meta().grad = g;
 }
 
@@ -83,6 +85,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   }
   ATTO_CHECK(seed.shape() == shape(), "[backward] gradient of shape {} for a tensor of shape {}", seed.shape(),
              shape());
+  ATTO_CHECK(seed.device() == device(), "[backward] gradient on {} for a tensor on {}", seed.device(), device());
   run_backward({*this}, {seed}, retain_graph);
 }
 

@@ -15,31 +15,12 @@
 #include "cuda/conv.h"
 #include "cuda/gemm.h"
 #include "cuda/launch.cuh"
+#include "cuda/scratch.h"
 #include "cuda/runtime.h"
 
 namespace atto::cuda {
 
 namespace {
-
-// Device scratch memory from the caching allocator for the length of one host call. Freeing it
-// while kernels that use it are still queued is safe: everything runs on the device's one stream,
-// so whoever gets the block next is queued after them (NOTE [ One stream per device ]).
-template <class T> class DeviceBuffer {
- public:
-  DeviceBuffer(int64_t n, int device) : device_(device) {
-    if (n > 0) ptr_ = static_cast<T*>(device_alloc(size_t(n) * sizeof(T), device));
-  }
-  ~DeviceBuffer() {
-    if (ptr_) device_free(ptr_, device_);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  T* get() const { return ptr_; }
-
- private:
-  T* ptr_ = nullptr;
-  int device_;
-};
 
 // Elements in one chunk's column matrix. Bigger than the CPU's kColumnBudget (which is sized for a
 // cache): on the GPU fewer, larger gemms are what pays. A function of the shapes only.

@@ -184,7 +184,7 @@ void index_add_rows(T* dx, const int64_t* idx, const T* dy, int64_t outer, int64
   int end_bit = 1;
   while (end_bit < 64 && (uint64_t(1) << end_bit) < uint64_t(n)) ++end_bit;
   const auto* keys_in = reinterpret_cast<const uint64_t*>(idx);
-  Scratch buf(sizeof(int64_t) * size_t(3 * k + n + 1), dev);
+  DeviceBuffer<char> buf(sizeof(int64_t) * size_t(3 * k + n + 1), dev);
   auto* keys_out = buf.as<uint64_t>();
   int64_t* order_in = buf.as<int64_t>() + k;
   int64_t* order = order_in + k;
@@ -195,7 +195,7 @@ void index_add_rows(T* dx, const int64_t* idx, const T* dy, int64_t outer, int64
   CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys_out, order_in, order, k, 0, end_bit,
                                              s));
   {
-    Scratch temp(std::max<size_t>(temp_bytes, 1), dev);   // a null buffer would make cub only size it
+    DeviceBuffer<char> temp(std::max<size_t>(temp_bytes, 1), dev);   // a null buffer would make cub only size it
     CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.as<void>(), temp_bytes, keys_in, keys_out, order_in, order, k, 0,
                                                end_bit, s));
   }

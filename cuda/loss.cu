@@ -250,7 +250,7 @@ void cross_entropy_rows_backward(const T* x, const int64_t* target, const T* wei
   if (rows * C == 0) return;
   const int dev = device_of(dx);
   cudaStream_t s = stream(dev);
-  Scratch W_sum(weight ? sizeof(A) : 0, dev);
+  DeviceBuffer<char> W_sum(weight ? sizeof(A) : 0, dev);
   if (weight) {
     weight_sum_kernel<T><<<1, kThreads, 0, s>>>(weight, C, W_sum.as<A>());
     CUDA_CHECK_LAUNCH("weight_sum_kernel");
@@ -286,7 +286,7 @@ template <class T> double reduce_loss(const T* loss, const T* wt, int64_t n, boo
   // At least 8 elements per thread of pass 1, at most 1024 parts for pass 2: a function of n alone.
   const int parts = int(std::clamp<int64_t>((n + kThreads * 8 - 1) / (kThreads * 8), 1, 1024));
   const size_t part_bytes = sizeof(A) * size_t(parts);
-  Scratch scratch(2 * part_bytes + sizeof(double), dev);
+  DeviceBuffer<char> scratch(2 * part_bytes + sizeof(double), dev);
   A* part = scratch.as<A>();
   A* part_wt = wt ? reinterpret_cast<A*>(scratch.as<char>() + part_bytes) : nullptr;
   double* div_dev = reinterpret_cast<double*>(scratch.as<char>() + 2 * part_bytes);

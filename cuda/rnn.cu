@@ -10,6 +10,7 @@
 // Everything is pointwise or cuBLAS: deterministic, no atomics.
 #include "cuda/gemm.h"
 #include "cuda/launch.cuh"
+#include "cuda/scratch.h"
 #include "cuda/rnn.h"
 #include "cuda/runtime.h"
 
@@ -94,25 +95,6 @@ template <class T> __global__ void lstm_step_backward_kernel(const T* dout, cons
 }
 
 #undef ATTO_GRID_STRIDE
-
-// Scratch device memory for one host call (see cuda/conv.cu's twin: safe to free with work queued,
-// everything being on the device's one stream).
-template <class T> class DeviceBuffer {
- public:
-  DeviceBuffer(int64_t n, int device) : device_(device) {
-    if (n > 0) ptr_ = static_cast<T*>(device_alloc(size_t(n) * sizeof(T), device));
-  }
-  ~DeviceBuffer() {
-    if (ptr_) device_free(ptr_, device_);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  T* get() const { return ptr_; }
-
- private:
-  T* ptr_ = nullptr;
-  int device_;
-};
 
 }  // namespace
 

@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "cuda/launch.cuh"
+#include "cuda/scratch.h"
 #include "cuda/runtime.h"
 
 namespace atto::cuda {
@@ -100,23 +101,6 @@ template <int G, class T, class Op> __device__ T group_reduce(T v, Op op, T iden
 }
 
 // ---- scratch memory ----------------------------------------------------------------------------------
-
-// Device memory for the length of one launcher. Freeing it right after queueing the kernels that
-// use it is safe: the next user of the block runs after them on the same stream (NOTE [ One stream
-// per device ] in cuda/runtime.h).
-template <class A> class DeviceBuffer {
- public:
-  DeviceBuffer(int64_t n, int device)
-      : ptr_(static_cast<A*>(device_alloc(size_t(n) * sizeof(A), device))), device_(device) {}
-  ~DeviceBuffer() { device_free(ptr_, device_); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  A* get() const { return ptr_; }
-
- private:
-  A* ptr_;
-  int device_;
-};
 
 // ---- column sums -------------------------------------------------------------------------------------
 

@@ -1,27 +1,32 @@
-// cuda/scratch.h -- Scratch: device memory for the temporaries of one kernel launcher (cub's temp
-// storage, partial sums), handed back to the caching allocator when the launcher returns or throws.
-// Handing it back right after the launches that use it is safe: whatever reuses the block is queued
-// behind them on the same stream (NOTE [ One stream per device ] in cuda/runtime.h).
+// cuda/scratch.h -- DeviceBuffer: device memory for the temporaries of one kernel launcher (im2col
+// columns, partial sums, cub's temp storage), handed back to the caching allocator when the launcher
+// returns or throws. Handing it back while kernels that use it are still queued is safe: whoever gets
+// the block next is queued behind them on the same stream (NOTE [ One stream per device ] in
+// cuda/runtime.h).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "cuda/runtime.h"
 
 namespace atto::cuda {
 
-class Scratch {
+template <class T> class DeviceBuffer {
  public:
-  Scratch(size_t nbytes, int device) : device_(device), ptr_(nbytes ? device_alloc(nbytes, device) : nullptr) {}
-  ~Scratch() {
+  DeviceBuffer(int64_t n, int device) : device_(device) {   // n elements; none for n <= 0
+    if (n > 0) ptr_ = static_cast<T*>(device_alloc(size_t(n) * sizeof(T), device));
+  }
+  ~DeviceBuffer() {
     if (ptr_) device_free(ptr_, device_);
   }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  template <class T> T* as() const { return static_cast<T*>(ptr_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  T* get() const { return ptr_; }
+  template <class U> U* as() const { return reinterpret_cast<U*>(ptr_); }   // raw bytes viewed as U
 
  private:
+  T* ptr_ = nullptr;
   int device_;
-  void* ptr_;
 };
 
 }  // namespace atto::cuda
