@@ -5,3 +5,5 @@
 #pragma once
 #include "tensor/dtype.h"
 #include "tensor/strided.h"
+
+#include "cuda/optim.h"
