@@ -5,6 +5,7 @@
 #pragma once
 #include "tensor/dtype.h"
 #include "tensor/strided.h"
+
 #include "cuda/attention.h"
 #include "cuda/conv.h"
 #include "cuda/copy.h"
@@ -14,6 +15,7 @@
 #include "cuda/index.h"
 #include "cuda/layernorm.h"
 #include "cuda/loss.h"
+#include "cuda/optim.h"
 #include "cuda/random.h"
 #include "cuda/reduce.h"
 #include "cuda/rnn.h"

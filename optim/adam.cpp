@@ -1,5 +1,6 @@
-// optim/adam.cpp -- Adam's update (PyTorch's _single_tensor_adam, same order of operations).
-// Twin: adam.h.
+// optim/adam.cpp -- Adam's update (PyTorch's _single_tensor_adam, same order of operations), and
+// the update Adam and AdamW share: fused (optim/update_fns.h, one kernel call per group on each
+// device) or as separate tensor ops. Twin: adam.h.
 //
 //   t = t + 1;  g = ±grad;  g = g + weight_decay * p               (when weight_decay != 0)
 //   m = beta1 * m + (1 - beta1) * g
@@ -10,42 +11,33 @@
 #include "optim/adam.h"
 
 #include <cmath>
+#include <utility>
 
 #include "autograd/functions/elementwise.h"
-#include "tensor/cpu/parallel_for.h"
+#include "optim/cpu_kernels.h"
+#include "tensor/dispatch.h"
 
 namespace atto::optim {
 
 namespace {
 
-// The moment updates and the step of adam_moment_step (without amsgrad) as one pass over the
-// elements, for contiguous CPU tensors: the same operations in the same order, each rounded to T
-// as the separate elementwise ops round them (scalars cast to T first), so the result is bitwise
-// the same -- but the parameter, gradient and both moments are read once instead of ten times.
-template <class T>
-void fused_adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, int64_t n, double beta1, double beta2,
-                     double bias_correction2_sqrt, double eps, double step_size) {
-  const T b1 = T(beta1), one_minus_b1 = T(1 - beta1), b2 = T(beta2), one_minus_b2 = T(1 - beta2);
-  const T bc2 = T(bias_correction2_sqrt), e = T(eps), neg_step = T(-step_size);
-  cpu::parallel_for(0, n, cpu::kParallelGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const T g = grad[i];
-      const T m = exp_avg[i] * b1 + one_minus_b1 * g;
-      const T gg = g * g;
-      const T v = exp_avg_sq[i] * b2 + one_minus_b2 * gg;
-      const T denom = std::sqrt(v) / bc2 + e;
-      exp_avg[i] = m;
-      exp_avg_sq[i] = v;
-      param[i] = param[i] + neg_step * (m / denom);
-    }
-  });
+bool fusable(const AdamItem& item, bool amsgrad) {
+  const Tensor& p = item.param;
+  if (p.dtype() != kFloat32 && p.dtype() != kFloat64) return false;
+  std::vector<const Tensor*> all{&p, &item.grad, &item.state->at("exp_avg"), &item.state->at("exp_avg_sq")};
+  if (amsgrad) all.push_back(&item.state->at("max_exp_avg_sq"));
+  for (const Tensor* t : all)
+    if (t->device() != p.device() || !t->is_contiguous() || t->dtype() != p.dtype() || t->shape() != p.shape())
+      return false;
+  return true;
 }
 
-bool fusable(const Tensor& p, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
-  for (const Tensor* t : {&p, &grad, &exp_avg, &exp_avg_sq})
-    if (!t->device().is_cpu() || !t->is_contiguous() || t->dtype() != p.dtype() || t->shape() != p.shape())
-      return false;
-  return p.dtype() == kFloat32 || p.dtype() == kFloat64;
+// lr / (1 - beta1^t) and sqrt(1 - beta2^t) for the parameter's step count t.
+std::pair<double, double> bias_corrections(const StateDict& st, const AdamHyper& h) {
+  const double step = st.at("step").item_double();
+  const double bias_correction1 = 1 - std::pow(h.beta1, step);
+  const double bias_correction2 = 1 - std::pow(h.beta2, step);
+  return {h.lr / bias_correction1, std::sqrt(bias_correction2)};
 }
 
 }  // namespace
@@ -61,39 +53,67 @@ void check_adam_like(const char* name, double lr, const std::array<double, 2>& b
 
 void AdamOptions::validate() const { check_adam_like(kName, lr, betas, eps, weight_decay); }
 
-// The moment updates and the bias-corrected step shared by Adam and AdamW (they differ only in
-// how weight decay enters): state must already hold step, exp_avg, exp_avg_sq (and max_exp_avg_sq).
-void adam_moment_step(const Tensor& p, const Tensor& grad, StateDict& st, double lr, const std::array<double, 2>& betas,
-                      double eps, bool amsgrad) {
-  const double beta1 = betas[0], beta2 = betas[1];
-  Tensor step_t = st.at("step"), exp_avg = st.at("exp_avg"), exp_avg_sq = st.at("exp_avg_sq");
-  const double step = step_t.item_double();
-  const double bias_correction1 = 1 - std::pow(beta1, step);
-  const double bias_correction2 = 1 - std::pow(beta2, step);
-  const double step_size = lr / bias_correction1;
-  const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-  if (!amsgrad && fusable(p, grad, exp_avg, exp_avg_sq)) {
-    visit_floating(p.dtype(), "adam", [&](auto tag) {
-      using T = decltype(tag);
-      Tensor param = p;
-      fused_adam_step<T>(param.data_ptr<T>(), grad.data_ptr<T>(), exp_avg.data_ptr<T>(), exp_avg_sq.data_ptr<T>(),
-                         p.numel(), beta1, beta2, bias_correction2_sqrt, eps, step_size);
+void adam_update(const std::vector<AdamItem>& items, const AdamHyper& hyper) {
+  // The fused kernel's tables, one per (device, dtype), in the order parameters first appear.
+  struct Table {
+    Device device;
+    DType dtype;
+    std::vector<AdamTensorRef> refs;
+  };
+  std::vector<Table> tables;
+  auto table_for = [&](const Tensor& p) -> std::vector<AdamTensorRef>& {
+    for (Table& t : tables)
+      if (t.device == p.device() && t.dtype == p.dtype()) return t.refs;
+    tables.push_back({p.device(), p.dtype(), {}});
+    return tables.back().refs;
+  };
+  for (const AdamItem& item : items) {
+    if (!fusable(item, hyper.amsgrad)) {
+      adam_update_composite(item, hyper);
+      continue;
+    }
+    const Tensor& p = item.param;
+    const auto [step_size, bias_correction2_sqrt] = bias_corrections(*item.state, hyper);
+    table_for(p).push_back(AdamTensorRef{
+        .param = p.raw_data(),
+        .grad = item.grad.raw_data(),
+        .exp_avg = item.state->at("exp_avg").raw_data(),
+        .exp_avg_sq = item.state->at("exp_avg_sq").raw_data(),
+        .max_exp_avg_sq = hyper.amsgrad ? item.state->at("max_exp_avg_sq").raw_data() : nullptr,
+        .numel = p.numel(),
+        .step_size = step_size,
+        .bias_correction2_sqrt = bias_correction2_sqrt,
     });
-    return;
   }
+  for (const Table& t : tables) {
+    visit_floating(t.dtype, "adam", [&](auto tag) {
+      using T = decltype(tag);
+      ATTO_ON_DEVICE(t.device, adam_step<T>, t.refs.data(), int64_t(t.refs.size()), hyper);
+    });
+  }
+}
 
-  exp_avg.mul_(beta1).add_(grad, 1 - beta1);
-  exp_avg_sq.mul_(beta2).add_(mul(grad, grad), 1 - beta2);
+// The separate tensor ops that adam_step fuses (PyTorch's _single_tensor_adam/_adamw).
+void adam_update_composite(const AdamItem& item, const AdamHyper& hyper) {
+  StateDict& st = *item.state;
+  Tensor grad = item.grad, param = item.param;
+  Tensor exp_avg = st.at("exp_avg"), exp_avg_sq = st.at("exp_avg_sq");
+  const auto [step_size, bias_correction2_sqrt] = bias_corrections(st, hyper);
+  if (hyper.maximize) grad = neg(grad);
+  if (hyper.decoupled_weight_decay) param.mul_(1 - hyper.lr * hyper.weight_decay);   // AdamW: the parameter decays
+  else if (hyper.weight_decay != 0) grad = add(grad, param, hyper.weight_decay);   // Adam: L2, folded into grad
+
+  exp_avg.mul_(hyper.beta1).add_(grad, 1 - hyper.beta1);
+  exp_avg_sq.mul_(hyper.beta2).add_(mul(grad, grad), 1 - hyper.beta2);
 
   Tensor denom;
-  if (amsgrad) {
+  if (hyper.amsgrad) {
     Tensor max_sq = st.at("max_exp_avg_sq");
     max_sq.copy_(maximum(max_sq, exp_avg_sq));
-    denom = div(sqrt(max_sq), bias_correction2_sqrt).add_(eps);
+    denom = div(sqrt(max_sq), bias_correction2_sqrt).add_(hyper.eps);
   } else {
-    denom = div(sqrt(exp_avg_sq), bias_correction2_sqrt).add_(eps);
+    denom = div(sqrt(exp_avg_sq), bias_correction2_sqrt).add_(hyper.eps);
   }
-  Tensor param = p;
   param.add_(div(exp_avg, denom), -step_size);
 }
 
@@ -107,16 +127,18 @@ void init_adam_state(StateDict& st, const Tensor& p, bool amsgrad) {
 
 void Adam::update_group(size_t gi) {
   const AdamOptions& o = groups_[gi].options;
+  std::vector<AdamItem> items;
   for (const Tensor& p : groups_[gi].params) {
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
     StateDict& st = mutable_state(p);
     init_adam_state(st, p, o.amsgrad);
-    if (o.maximize) grad = neg(grad);
     Tensor(st.at("step")).add_(1.0);   // a handle: the update lands in the state
-    if (o.weight_decay != 0) grad = add(grad, p, o.weight_decay);   // L2: decay folded into the gradient
-    adam_moment_step(p, grad, st, o.lr, o.betas, o.eps, o.amsgrad);
+    items.push_back({p, grad, &st});
   }
+  adam_update(items, {.lr = o.lr, .beta1 = o.betas[0], .beta2 = o.betas[1], .eps = o.eps,
+                      .weight_decay = o.weight_decay, .decoupled_weight_decay = false, .amsgrad = o.amsgrad,
+                      .maximize = o.maximize});
 }
 
 }  // namespace atto::optim

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "optim/optimizer.h"
+#include "optim/update_fns.h"
 
 namespace atto::optim {
 
@@ -32,11 +33,26 @@ class Adam : public OptimizerBase<AdamOptions> {
   void update_group(size_t group) override;
 };
 
-// Shared by Adam and AdamW (adam.cpp): creates step/exp_avg/exp_avg_sq(/max_exp_avg_sq) on first
-// use; then updates the moments and takes the bias-corrected step (step already incremented).
+// ---- the update, shared by Adam and AdamW (adam.cpp) ------------------------------------------------
+
+// Creates step/exp_avg/exp_avg_sq(/max_exp_avg_sq) on first use, on the parameter's device (step, a
+// number, on the CPU as PyTorch keeps it).
 void init_adam_state(StateDict& st, const Tensor& p, bool amsgrad);
-void adam_moment_step(const Tensor& p, const Tensor& grad, StateDict& st, double lr, const std::array<double, 2>& betas,
-                      double eps, bool amsgrad);
+
+// One parameter's part in a step: the parameter, its gradient, its state (step already incremented).
+struct AdamItem {
+  Tensor param, grad;
+  StateDict* state = nullptr;
+};
+
+// The update of a group's parameters: for those whose tensors the fused kernel takes (contiguous
+// float32/float64 parameter, gradient and buffers of one dtype and shape, on the parameter's
+// device) ONE fused multi-tensor kernel call per device and dtype (NOTE [ Fused Adam ] in
+// optim/update_fns.h); for the rest adam_update_composite.
+void adam_update(const std::vector<AdamItem>& items, const AdamHyper& hyper);
+// The same update of one parameter as separate tensor ops: the fallback, and the oracle the fused
+// kernel is tested against (the tests call it directly).
+void adam_update_composite(const AdamItem& item, const AdamHyper& hyper);
 
 // Checks shared by the Adam family: lr, eps, weight_decay >= 0 and betas in [0, 1).
 void check_adam_like(const char* name, double lr, const std::array<double, 2>& betas, double eps, double weight_decay);

@@ -1,5 +1,5 @@
-// optim/adamw.cpp -- AdamW's update (PyTorch's _single_tensor_adamw, same order of operations).
-// Twin: adamw.h.
+// optim/adamw.cpp -- AdamW's update (PyTorch's _single_tensor_adamw, same order of operations),
+// through the update it shares with Adam (adam_update in adam.cpp). Twin: adamw.h.
 //
 //   t = t + 1;  g = ±grad
 //   p = p * (1 - lr * weight_decay)                                (decoupled decay, before the step)
@@ -10,9 +10,6 @@
 //   p = p - lr / (1 - beta1^t) * m / denom
 #include "optim/adamw.h"
 
-#include <cmath>
-
-#include "autograd/functions/elementwise.h"
 #include "optim/adam.h"
 
 namespace atto::optim {
@@ -21,17 +18,18 @@ void AdamWOptions::validate() const { check_adam_like(kName, lr, betas, eps, wei
 
 void AdamW::update_group(size_t gi) {
   const AdamWOptions& o = groups_[gi].options;
+  std::vector<AdamItem> items;
   for (const Tensor& p : groups_[gi].params) {
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
     StateDict& st = mutable_state(p);
     init_adam_state(st, p, o.amsgrad);
-    Tensor param = p;
-    if (o.maximize) grad = neg(grad);
     Tensor(st.at("step")).add_(1.0);   // a handle: the update lands in the state
-    param.mul_(1 - o.lr * o.weight_decay);   // decoupled decay, applied to the parameter itself
-    adam_moment_step(p, grad, st, o.lr, o.betas, o.eps, o.amsgrad);
+    items.push_back({p, grad, &st});
   }
+  adam_update(items, {.lr = o.lr, .beta1 = o.betas[0], .beta2 = o.betas[1], .eps = o.eps,
+                      .weight_decay = o.weight_decay, .decoupled_weight_decay = true, .amsgrad = o.amsgrad,
+                      .maximize = o.maximize});
 }
 
 }  // namespace atto::optim

@@ -158,7 +158,7 @@ std::vector<ParamGroupState> param_groups_from_json(const Context& cx, const std
 
 void put_optimizer(StateDict& tensors, Metadata& meta, const Optimizer& opt) {
   OptimizerStateDict sd = opt.state_dict();
-  for (const auto& [name, t] : sd.state) tensors.insert(kOptimizerStatePrefix + name, t);
+  for (const auto& [name, t] : sd.state) tensors.insert(kOptimizerStatePrefix + name, t.cpu());   // the file's bytes
   meta["optimizer"] = opt.name();
   meta["optimizer.param_groups"] = param_groups_to_json(sd);
 }
@@ -192,26 +192,11 @@ OptimizerStateDict read_optimizer(const Context& cx, const SafetensorsFile& file
                }());
   }
 
-  // State buffers live on their parameter's device (0-d numbers such as "step" stay on the CPU).
-  std::map<int64_t, Tensor> param_of;
-  for (size_t g = 0; g < opt.num_param_groups(); ++g) {
-    const std::vector<Tensor>& params = opt.params(g);
-    for (size_t k = 0; k < params.size() && k < sd.param_groups[g].params.size(); ++k)
-      param_of[sd.param_groups[g].params[k]] = params[k];
-  }
-  for (const auto& [name, t] : file.tensors) {
-    if (!starts_with(name, kOptimizerStatePrefix)) continue;
-    const std::string key = name.substr(std::string(kOptimizerStatePrefix).size());
-    Tensor value = t;
-    const size_t dot = key.find('.');
-    if (t.dim() > 0 && dot != std::string::npos) {
-      char* end = nullptr;
-      const long long index = std::strtoll(key.c_str(), &end, 10);
-      auto it = end == key.c_str() + dot ? param_of.find(index) : param_of.end();
-      if (it != param_of.end() && it->second.device() != t.device()) value = t.to(it->second.device());
-    }
-    sd.state.insert(key, value);
-  }
+  // Read on the CPU; load_state_dict puts each buffer on its parameter's device (NOTE [ Optimizer
+  // state and devices ] in optimizer.h).
+  for (const auto& [name, t] : file.tensors)
+    if (starts_with(name, kOptimizerStatePrefix))
+      sd.state.insert(name.substr(std::string(kOptimizerStatePrefix).size()), t);
 
   // Within a group every parameter is updated alike, so every one that has state has the same
   // entries (a parameter that never had a gradient has none): a missing buffer is a damaged file.
@@ -336,7 +321,7 @@ void save_checkpoint(const std::string& path, const TrainingState& state) {
   ATTO_CHECK(state.model, "{}: TrainingState.model is null", cx.where());
   StateDict tensors;
   Metadata meta{{"format", kCheckpointFormat}, {"step", std::to_string(state.step)}};
-  for (const auto& [name, t] : state.model->state_dict()) tensors.insert(kModelPrefix + name, t);
+  for (const auto& [name, t] : state.model->state_dict()) tensors.insert(kModelPrefix + name, t.cpu());
   if (state.optimizer) put_optimizer(tensors, meta, *state.optimizer);
   if (state.scheduler) put_scheduler(tensors, meta, *state.scheduler);
   const GeneratorState gen = (state.generator ? *state.generator : default_generator()).get_state();

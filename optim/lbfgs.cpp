@@ -194,7 +194,7 @@ Tensor LBFGS::gather_flat_grad() const {
   std::vector<Tensor> views;
   for (const Tensor& p : groups_[0].params) {
     Tensor g = p.grad();
-    views.push_back(g.defined() ? g.reshape({-1}) : zeros({p.numel()}, {.dtype = p.dtype()}));
+    views.push_back(g.defined() ? g.reshape({-1}) : zeros({p.numel()}, {.dtype = p.dtype(), .device = p.device()}));
   }
   return cat(views, 0);
 }
@@ -230,6 +230,7 @@ Tensor LBFGS::step(const std::function<Tensor()>& closure) {
   Tensor loss;
   {
     NoGradGuard no_grad;
+    move_state_to_params();
     loss = run(closure);
   }
   run_step_post_hooks();

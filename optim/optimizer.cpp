@@ -9,9 +9,17 @@
 
 namespace atto::optim {
 
+namespace {
+
+// Whether a state tensor lives on its parameter's device (NOTE [ Optimizer state and devices ]).
+bool follows_param(const Tensor& param, const Tensor& value) { return value.dim() > 0 || param.dim() == 0; }
+
+}  // namespace
+
 void Optimizer::step() {
   {
     NoGradGuard no_grad;
+    move_state_to_params();
     for (size_t g = 0; g < num_param_groups(); ++g) update_group(g);
   }
   run_step_post_hooks();
@@ -95,6 +103,16 @@ Tensor Optimizer::state(const Tensor& param, const std::string& key) const {
   return *t;
 }
 
+void Optimizer::move_state_to_params() {
+  for (size_t g = 0; g < num_param_groups(); ++g)
+    for (const Tensor& p : params(g)) {
+      auto it = state_.find(p.impl());
+      if (it == state_.end()) continue;
+      for (auto& [key, t] : it->second)
+        if (t.device() != p.device() && follows_param(p, t)) t = t.to(p.device());
+    }
+}
+
 void Optimizer::on_group_added(const std::vector<Tensor>& params) {
   std::unordered_set<const TensorImpl*> seen;
   for (size_t g = 0; g < num_param_groups(); ++g)
@@ -166,8 +184,11 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
     const Tensor& p = it->second;
     std::string key = full.substr(dot + 1);
     check_loaded_state(p, key, t);
-    // Buffers follow the parameter's dtype (as PyTorch's cast); 0-d numbers keep theirs.
-    Tensor copy = (t.dim() > 0 && t.dtype() != p.dtype()) ? t.to(p.dtype()) : t.clone();
+    // Buffers follow the parameter's device and dtype (as PyTorch's cast); 0-d numbers keep theirs
+    // (NOTE [ Optimizer state and devices ]).
+    Tensor copy = follows_param(p, t) ? t.to(p.device()) : t;
+    if (t.dim() > 0 && t.dtype() != p.dtype()) copy = copy.to(p.dtype());
+    if (copy.is_same(t)) copy = t.clone();
     loaded[p.impl()].insert(key, copy.detach());
   }
   // Options: validate on a copy first so that a bad value leaves the optimizer as it was.

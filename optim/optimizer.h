@@ -18,6 +18,15 @@
 // group order; state tensors are named "<index>.<name>" ("0.exp_avg", "0.step") in one StateDict;
 // each group's options and parameter indices are in a ParamGroupState. Numbers in the state (step,
 // LBFGS's n_iter) are 0-d tensors. load_state_dict copies (never aliases) the tensors.
+//
+// NOTE [ Optimizer state and devices ]
+// State lives with its parameter: buffers are created on the parameter's device (zeros_like(p)),
+// and the numbers kept as 0-d tensors (step, n_iter, ...) on the CPU, as PyTorch keeps step, so that
+// reading them costs no device synchronisation. When a parameter moves after its state exists
+// (Module::to(kCUDA) after some steps), its buffers follow at the next step(); load_state_dict puts
+// loaded buffers on their parameter's device. The rule for both: a state tensor follows its
+// parameter unless it is 0-d and the parameter is not (the state of a 0-d parameter is all 0-d,
+// and its buffers must follow it). Schedulers hold no tensors and are unaffected.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -112,6 +121,9 @@ class Optimizer {
   virtual void check_loaded_state(const Tensor& param, const std::string& name, const Tensor& value) const;
 
   void run_step_post_hooks();
+  // Moves state tensors whose parameter has moved to another device since (NOTE [ Optimizer state
+  // and devices ]); step() calls it before the update.
+  void move_state_to_params();
   StateDict& mutable_state(const Tensor& param) { return state_[param.impl()]; }
   bool has_state(const Tensor& param) const { return state_.count(param.impl()) != 0; }
   void on_group_added(const std::vector<Tensor>& params);   // checks, and an empty extras map

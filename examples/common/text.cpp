@@ -176,7 +176,7 @@ std::vector<std::vector<int64_t>> length_bucketed_batches(const EncodedSentences
 }
 
 TokenBatch make_batch(const std::vector<std::vector<int64_t>>& encoded, const std::vector<int64_t>& labels,
-                      const std::vector<int64_t>& rows) {
+                      const std::vector<int64_t>& rows, Device device) {
   const auto batch = int64_t(rows.size());
   ATTO_CHECK(batch > 0, "[make_batch] no rows");
   int64_t longest = 0;
@@ -189,8 +189,8 @@ TokenBatch make_batch(const std::vector<std::vector<int64_t>>& encoded, const st
     batch_labels.push_back(labels[size_t(rows[size_t(b)])]);
   }
   TokenBatch out;
-  out.ids = from_vector<int64_t>(ids, Shape{batch, longest});
-  out.labels = from_vector<int64_t>(batch_labels);
+  out.ids = from_vector<int64_t>(ids, Shape{batch, longest}).to(device);
+  out.labels = from_vector<int64_t>(batch_labels).to(device);
   out.padding = eq(out.ids, Vocabulary::kPad);
   out.lengths = std::move(lengths);
   return out;

@@ -87,11 +87,12 @@ std::vector<std::vector<int64_t>> length_bucketed_batches(const EncodedSentences
 
 // A padded batch: ids (B, T) int64 with T the longest sentence of the batch, padded with <pad>;
 // labels (B) int64; lengths (B) the number of real tokens; padding (B, T) bool, true on <pad>.
+// The tensors are on `device` (the lengths stay a host vector: the LSTM reads them on the host).
 struct TokenBatch {
   Tensor ids, labels, padding;
   std::vector<int64_t> lengths;
 };
 TokenBatch make_batch(const std::vector<std::vector<int64_t>>& encoded, const std::vector<int64_t>& labels,
-                      const std::vector<int64_t>& rows);
+                      const std::vector<int64_t>& rows, Device device = kCPU);
 
 }  // namespace atto::examples

@@ -52,8 +52,9 @@ class LstmClassifier : public nn::Module {
   Tensor forward(const Tensor& ids, const Tensor& padding, const std::vector<int64_t>& lengths) {
     Tensor words = ids;
     if (is_training() && hyper.word_dropout > 0) {   // some words become <unk>: the model cannot lean on one word
-      Tensor hide = logical_and(rand(ids.shape()) < hyper.word_dropout, logical_not(padding));
-      words = where(hide, full(ids.shape(), double(ex::Vocabulary::kUnk), {.dtype = kInt64}), ids);
+      Tensor hide = logical_and(rand(ids.shape(), {.device = ids.device()}) < hyper.word_dropout, logical_not(padding));
+      words = where(hide, full(ids.shape(), double(ex::Vocabulary::kUnk), {.dtype = kInt64, .device = ids.device()}),
+                    ids);
     }
     Tensor x = drop->forward(embed->forward(words));                      // (B, T, E)
     // With the lengths, the LSTM stops each sentence at its last word (the reverse direction starts
@@ -63,12 +64,14 @@ class LstmClassifier : public nn::Module {
     if (hyper.pool == "last") {
       std::vector<int64_t> last;
       for (int64_t n : lengths) last.push_back(n - 1);
-      Tensor index = from_vector<int64_t>(last, Shape{int64_t(last.size()), 1, 1}).expand({-1, 1, 2});
+      Tensor index = from_vector<int64_t>(last, Shape{int64_t(last.size()), 1, 1}).to(ids.device()).expand({-1, 1, 2});
       return gather(scores, 1, index).squeeze(1);                         // (B, 2)
     }
     Tensor real = logical_not(padding).to(kFloat32).unsqueeze(2);         // (B, T, 1)
     return sum(scores * real, {1}) / sum(real, {1});                      // mean over the real steps
   }
+
+  Device device() const { return embed->weight.device(); }   // where the model (and its batches) live
 
   Hyper hyper;
   std::shared_ptr<nn::Embedding> embed;
@@ -87,7 +90,7 @@ static Evaluation evaluate(LstmClassifier& model, const ex::EncodedSentences& pa
   Evaluation ev;
   double correct = 0;
   for (const auto& rows : ex::length_bucketed_batches(part, batch, 0, /*shuffle=*/false)) {
-    ex::TokenBatch b = ex::make_batch(part.ids, part.labels, rows);
+    ex::TokenBatch b = ex::make_batch(part.ids, part.labels, rows, model.device());
     Tensor logits = model.forward(b.ids, b.padding, b.lengths);
     ev.loss += cross_entropy(logits, b.labels, {.reduction = Reduction::Sum}).item<double>();
     correct += sum((logits.argmax(1) == b.labels).to(kFloat32)).item<double>();
@@ -105,11 +108,11 @@ static double padding_difference(LstmClassifier& model, const ex::EncodedSentenc
   model.eval();
   std::vector<int64_t> rows;
   for (int64_t i = 0; i < std::min(count, part.size()); ++i) rows.push_back(i);
-  ex::TokenBatch together = ex::make_batch(part.ids, part.labels, rows);
+  ex::TokenBatch together = ex::make_batch(part.ids, part.labels, rows, model.device());
   std::vector<float> batched = model.forward(together.ids, together.padding, together.lengths).to_vector<float>();
   double largest = 0;
   for (size_t k = 0; k < rows.size(); ++k) {
-    ex::TokenBatch alone = ex::make_batch(part.ids, part.labels, {rows[k]});
+    ex::TokenBatch alone = ex::make_batch(part.ids, part.labels, {rows[k]}, model.device());
     std::vector<float> single = model.forward(alone.ids, alone.padding, alone.lengths).to_vector<float>();
     for (size_t c = 0; c < 2; ++c) largest = std::max(largest, double(std::fabs(single[c] - batched[2 * k + c])));
   }
@@ -161,7 +164,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    ex::setup(flags, kProgram);
+    const Device device = ex::setup(flags, kProgram);
     ex::Stopwatch clock;
     const std::clock_t cpu_start = std::clock();   // CPU time of all threads: not inflated by other programs' load
 
@@ -177,6 +180,7 @@ int main(int argc, char** argv) {
                sentences.size(), train.size(), val.size(), test.size(), vocab.size(), min_count);
 
     LstmClassifier model(vocab.size(), hyper);
+    model.to(device);
     fmt::print("model: {} parameters, {} LSTM, pooling: {}\n{}\n", model.num_parameters(),
                hyper.bidirectional ? "bidirectional" : "one-way", hyper.pool, model.repr());
     optim::AdamW optimizer(model.parameters(), {.lr = lr, .weight_decay = weight_decay});
@@ -201,7 +205,7 @@ int main(int argc, char** argv) {
     }
     auto keep_best = [&] {
       best = StateDict{};
-      for (const auto& [name, t] : model.state_dict()) best.insert(name, t.clone());
+      for (const auto& [name, t] : model.state_dict()) best.insert(name, t.device().is_cpu() ? t.clone() : t.cpu());
     };
     if (best.empty()) keep_best();
 
@@ -219,7 +223,7 @@ int main(int argc, char** argv) {
       const uint64_t epoch_seed = flags.seed * 100003 + uint64_t(epoch);   // resumed runs see the same batches
       double loss_sum = 0, correct = 0;
       for (const auto& rows : ex::length_bucketed_batches(train, batch, epoch_seed)) {
-        ex::TokenBatch b = ex::make_batch(train.ids, train.labels, rows);
+        ex::TokenBatch b = ex::make_batch(train.ids, train.labels, rows, device);
         Tensor logits = model.forward(b.ids, b.padding, b.lengths);
         Tensor loss = cross_entropy(logits, b.labels, loss_options);
         optimizer.zero_grad();

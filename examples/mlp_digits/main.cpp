@@ -8,7 +8,7 @@
 // half test: different writers), pixels scaled to 0..1 and standardised with the training set's
 // statistics; the training images are augmented with one-pixel shifts.
 //
-//   build/examples/mlp_digits [--epochs 40] [--hidden 128] [--lr 0.05] [--dropout 0.2] [--seed 0]
+//   build/examples/mlp_digits [--epochs 40] [--hidden 128] [--lr 0.05] [--dropout 0.2] [--seed 0] [--device cuda]
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
@@ -90,11 +90,15 @@ int main(int argc, char** argv) {
   app.add_option("--dropout", p_drop, "dropout probability on the hidden layer")->capture_default_str();
   app.add_option("--seed", seed, "random seed (initialisation and shuffling)")->capture_default_str();
   app.add_option("--data", data, "digits.csv")->capture_default_str();
+  std::string device_name = "cpu";
+  app.add_option("--device", device_name, "cpu, cuda or cuda:N")->capture_default_str();
   bool augment = true;
   app.add_flag("!--no-augment", augment, "train on the original images only");
   CLI11_PARSE(app, argc, argv);
 
   try {
+    const Device device = Device::parse(device_name);
+    if (device.is_cuda()) fmt::print("device: {}\n", device);
     auto t0 = std::chrono::steady_clock::now();
     Digits all = load_digits(data);
     const int64_t n = all.x.size(0), n_test = n - n / 2;
@@ -117,12 +121,15 @@ int main(int argc, char** argv) {
     Tensor sd = atto::std(x_train, {0}, /*unbiased=*/true, /*keepdim=*/true) + 0.1;   // border pixels: ~constant
     x_train = (x_train - mu) / sd;
     x_test = (x_test - mu) / sd;
+    // The data go to the device once; the parameters are drawn on the CPU (the same numbers on
+    // every device) and moved there too.
+    x_train = x_train.to(device), y_train = y_train.to(device), x_test = x_test.to(device), y_test = y_test.to(device);
 
     // Parameters, initialised as PyTorch's nn.Linear does: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     manual_seed(seed);
-    auto linear_param = [](Shape shape, int64_t fan_in) {
+    auto linear_param = [&](Shape shape, int64_t fan_in) {
       double bound = 1.0 / std::sqrt(double(fan_in));
-      Tensor p = rand(shape) * (2 * bound) + (-bound);
+      Tensor p = (rand(shape) * (2 * bound) + (-bound)).to(device);
       return p.requires_grad_(true);
     };
     Tensor w1 = linear_param({hidden, 64}, 64), b1 = linear_param({hidden}, 64);
@@ -142,7 +149,7 @@ int main(int argc, char** argv) {
     std::iota(order.begin(), order.end(), 0);
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       std::shuffle(order.begin(), order.end(), shuffle_rng);
-      Tensor perm = from_vector<int64_t>(order);
+      Tensor perm = from_vector<int64_t>(order).to(device);
       double loss_sum = 0;
       int batches = 0;
       for (int64_t start = 0; start < n_train; start += batch) {

@@ -68,13 +68,14 @@ class AttentionClassifier : public nn::Module {
     const int64_t length = ids.size(1);
     Tensor words = ids;
     if (is_training() && hyper.word_dropout > 0) {   // some words become <unk>: the model cannot lean on one word
-      Tensor hide = logical_and(rand(ids.shape()) < hyper.word_dropout, logical_not(padding));
-      words = where(hide, full(ids.shape(), double(ex::Vocabulary::kUnk), {.dtype = kInt64}), ids);
+      Tensor hide = logical_and(rand(ids.shape(), {.device = ids.device()}) < hyper.word_dropout, logical_not(padding));
+      words = where(hide, full(ids.shape(), double(ex::Vocabulary::kUnk), {.dtype = kInt64, .device = ids.device()}),
+                    ids);
     }
     ATTO_CHECK(!position || length <= kMaxPositions, "[{}] a sentence of {} tokens is longer than {}", kProgram,
                length, kMaxPositions);
     Tensor x = embed->forward(words);                                      // (B, T, E)
-    if (position) x = x + position->forward(arange(double(length), {.dtype = kInt64}));
+    if (position) x = x + position->forward(arange(double(length), {.dtype = kInt64, .device = ids.device()}));
     x = drop->forward(x);
     auto [attended, weights] = attention->forward(x, x, x, padding, need_weights, {}, /*average_attn_weights=*/false);
     Tensor h = x + attended;                                               // residual: attention adds context
@@ -83,6 +84,8 @@ class AttentionClassifier : public nn::Module {
     Tensor pooled = sum(h * real, {1}) / sum(real, {1});                   // (B, E)
     return {classify->forward(drop->forward(pooled)), weights};
   }
+
+  Device device() const { return embed->weight.device(); }   // where the model (and its batches) live
 
   Hyper hyper;
   std::shared_ptr<nn::Embedding> embed, position;
@@ -104,7 +107,7 @@ static Evaluation evaluate(AttentionClassifier& model, const ex::EncodedSentence
   int64_t correct = 0;
   ev.predictions.resize(size_t(part.size()));
   for (const auto& rows : ex::length_bucketed_batches(part, batch, 0, /*shuffle=*/false)) {
-    ex::TokenBatch b = ex::make_batch(part.ids, part.labels, rows);
+    ex::TokenBatch b = ex::make_batch(part.ids, part.labels, rows, model.device());
     Tensor logits = model.forward(b.ids, b.padding).logits;
     ev.loss += cross_entropy(logits, b.labels, {.reduction = Reduction::Sum}).item<double>();
     const std::vector<int64_t> predicted = logits.argmax(1).to_vector<int64_t>();
@@ -142,7 +145,7 @@ static std::vector<std::string> draw_attention_maps(AttentionClassifier& model, 
   std::vector<std::string> paths;
   for (size_t k = 0; k < chosen.size(); ++k) {
     const int64_t i = chosen[k];
-    ex::TokenBatch b = ex::make_batch(test.ids, test.labels, {i});
+    ex::TokenBatch b = ex::make_batch(test.ids, test.labels, {i}, model.device());
     auto [logits, weights] = model.forward(b.ids, b.padding, /*need_weights=*/true);
     const double p_positive = softmax(logits, 1).to_vector<float>()[1];
     const int64_t length = b.ids.size(1), heads = weights.size(1);
@@ -188,7 +191,7 @@ static std::map<int64_t, std::vector<AttendedWord>> most_attended_words(Attentio
   model.eval();
   std::map<int64_t, std::map<std::string, std::pair<double, int64_t>>> totals;   // class -> word -> (sum, count)
   for (const auto& rows : ex::length_bucketed_batches(test, 100, 0, /*shuffle=*/false)) {
-    ex::TokenBatch b = ex::make_batch(test.ids, test.labels, rows);
+    ex::TokenBatch b = ex::make_batch(test.ids, test.labels, rows, model.device());
     Tensor weights = model.forward(b.ids, b.padding, /*need_weights=*/true).weights;   // (B, H, T, T)
     const int64_t heads = weights.size(1), T = weights.size(2);
     std::vector<float> w = weights.contiguous().to_vector<float>();
@@ -249,7 +252,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    ex::setup(flags, kProgram);
+    const Device device = ex::setup(flags, kProgram);
     ex::Stopwatch clock;
     const std::clock_t cpu_start = std::clock();   // CPU time of all threads: not inflated by other programs' load
 
@@ -266,6 +269,7 @@ int main(int argc, char** argv) {
                sentences.size(), train.size(), val.size(), test.size(), vocab.size(), min_count);
 
     AttentionClassifier model(vocab.size(), hyper);
+    model.to(device);
     fmt::print("model: {} parameters\n{}\n", model.num_parameters(), model.repr());
     optim::AdamW optimizer(model.parameters(), {.lr = lr, .weight_decay = weight_decay});
     const CrossEntropyOptions loss_options{.label_smoothing = label_smoothing};
@@ -288,7 +292,7 @@ int main(int argc, char** argv) {
     StateDict best;   // a copy of the weights of the best validation epoch
     auto keep_best = [&] {
       best = StateDict{};
-      for (const auto& [name, t] : model.state_dict()) best.insert(name, t.clone());
+      for (const auto& [name, t] : model.state_dict()) best.insert(name, t.device().is_cpu() ? t.clone() : t.cpu());
     };
     const std::string resumed_best = std::filesystem::path(flags.resume).parent_path().string() + "/best.safetensors";
     if (!flags.resume.empty() && std::filesystem::exists(resumed_best)) best = load_safetensors(resumed_best).tensors;
@@ -311,7 +315,7 @@ int main(int argc, char** argv) {
       double loss_sum = 0;
       int64_t correct = 0;
       for (const auto& rows : ex::length_bucketed_batches(train, batch, epoch_seed)) {
-        ex::TokenBatch b = ex::make_batch(train.ids, train.labels, rows);
+        ex::TokenBatch b = ex::make_batch(train.ids, train.labels, rows, device);
         Tensor logits = model.forward(b.ids, b.padding).logits;
         Tensor loss = cross_entropy(logits, b.labels, loss_options);
         optimizer.zero_grad();

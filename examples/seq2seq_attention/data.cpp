@@ -90,7 +90,8 @@ int64_t Vocab::id(const std::string& word) const {
   return it == ids_.end() ? kUnk : it->second;
 }
 
-Batch make_batch(const std::vector<const SentencePair*>& pairs, const Vocab& source_vocab, const Vocab& target_vocab) {
+Batch make_batch(const std::vector<const SentencePair*>& pairs, const Vocab& source_vocab, const Vocab& target_vocab,
+                 Device device) {
   const int64_t batch = int64_t(pairs.size());
   int64_t max_source = 0, max_target = 0;
   for (const SentencePair* p : pairs) {
@@ -107,8 +108,8 @@ Batch make_batch(const std::vector<const SentencePair*>& pairs, const Vocab& sou
     b.source_lengths.push_back(int64_t(p.source.size()));
     b.target_tokens += int64_t(p.target.size()) + 1;
   }
-  b.source = from_vector<int64_t>(source, Shape{batch, max_source});
-  b.target = from_vector<int64_t>(target, Shape{batch, max_target});
+  b.source = from_vector<int64_t>(source, Shape{batch, max_source}).to(device);
+  b.target = from_vector<int64_t>(target, Shape{batch, max_target}).to(device);
   b.source_mask = ne(b.source, Vocab::kPad);   // real words are never <pad>
   return b;
 }

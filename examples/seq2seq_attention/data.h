@@ -54,6 +54,7 @@ struct Batch {
   int64_t target_tokens = 0;   // words + EOS, the tokens the loss is averaged over
 };
 
-Batch make_batch(const std::vector<const SentencePair*>& pairs, const Vocab& source_vocab, const Vocab& target_vocab);
+Batch make_batch(const std::vector<const SentencePair*>& pairs, const Vocab& source_vocab, const Vocab& target_vocab,
+                 Device device = kCPU);   // the tensors on `device`; the lengths stay on the host
 
 }  // namespace atto::examples

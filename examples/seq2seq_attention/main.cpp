@@ -75,7 +75,7 @@ double evaluate_loss(Seq2Seq& model, const std::vector<SentencePair>& pairs, con
   for (size_t start = 0; start < pairs.size(); start += 128) {
     std::vector<const SentencePair*> chunk;
     for (size_t i = start; i < std::min(pairs.size(), start + 128); ++i) chunk.push_back(&pairs[i]);
-    Batch batch = make_batch(chunk, src, tgt);
+    Batch batch = make_batch(chunk, src, tgt, model.device());
     total += model.loss(batch, /*teacher_forcing=*/true).item<double>() * double(batch.target_tokens);
     tokens += batch.target_tokens;
   }
@@ -91,11 +91,13 @@ std::vector<Seq2Seq::Translation> translate(Seq2Seq& model, const std::vector<Te
     for (size_t start = 0; start < sentences.size(); start += 128) {
       std::vector<const SentencePair*> chunk;
       for (size_t i = start; i < std::min(sentences.size(), start + 128); ++i) chunk.push_back(sentences[i].pair);
-      for (auto& tr : model.greedy(make_batch(chunk, src, tgt), max_length)) out.push_back(std::move(tr));
+      for (auto& tr : model.greedy(make_batch(chunk, src, tgt, model.device()), max_length))
+        out.push_back(std::move(tr));
     }
   } else {
     for (const TestSentence& s : sentences)
-      out.push_back(model.beam_search(make_batch({s.pair}, src, tgt), beam, max_length, length_penalty));
+      out.push_back(
+          model.beam_search(make_batch({s.pair}, src, tgt, model.device()), beam, max_length, length_penalty));
   }
   return out;
 }
@@ -159,8 +161,7 @@ int main(int argc, char** argv) {
   try {
     bleu_self_check();
     if (bleu_check_only) return 0;
-    Device device = setup(flags, "seq2seq_attention");
-    ATTO_CHECK(device.is_cpu(), "[seq2seq_attention] runs on the CPU only for now (--device {})", flags.device);
+    const Device device = setup(flags, "seq2seq_attention");
     Stopwatch clock;
 
     // ---- data: a split by sentence groups, vocabularies from the training side only ----
@@ -181,6 +182,7 @@ int main(int argc, char** argv) {
 
     // ---- model and optimizer ----
     Seq2Seq model(src.size(), tgt.size(), hidden, dropout);
+    model.to(device);
     optim::Adam optimizer(model.parameters(), {.lr = lr});
     fmt::print("model: {} parameters (hidden {}), Adam lr {}, batch {}, teacher forcing {}\n",
                model.num_parameters(), hidden, lr, batch_size, teacher_forcing);
@@ -232,7 +234,7 @@ int main(int argc, char** argv) {
         std::vector<const SentencePair*> chunk;
         for (size_t i = size_t(b * batch_size); i < std::min(train.size(), size_t((b + 1) * batch_size)); ++i)
           chunk.push_back(&train[order[i]]);
-        Batch batch = make_batch(chunk, src, tgt);
+        Batch batch = make_batch(chunk, src, tgt, device);
         Tensor loss = model.loss(batch, forced);
         optimizer.zero_grad();
         loss.backward();

@@ -65,7 +65,7 @@ std::pair<Memory, Tensor> Seq2Seq::encode(const Tensor& source, const std::vecto
 Tensor Seq2Seq::loss(const Batch& batch, bool teacher_forcing) {
   auto [memory, hidden] = encode(batch.source, batch.source_lengths, batch.source_mask);
   const int64_t batch_size = batch.target.size(0), steps = batch.target.size(1);
-  Tensor previous = full({batch_size}, double(Vocab::kSos), {.dtype = kInt64});
+  Tensor previous = full({batch_size}, double(Vocab::kSos), {.dtype = kInt64, .device = batch.target.device()});
   std::vector<Tensor> logits;
   for (int64_t t = 0; t < steps; ++t) {
     AttnDecoder::Step out = decoder->step(previous, hidden, memory);
@@ -84,7 +84,7 @@ std::vector<Seq2Seq::Translation> Seq2Seq::greedy(const Batch& batch, int64_t ma
   const int64_t batch_size = batch.source.size(0), source_length = batch.source.size(1);
   std::vector<Translation> result(static_cast<size_t>(batch_size));
   std::vector<bool> done(static_cast<size_t>(batch_size), false);
-  Tensor previous = full({batch_size}, double(Vocab::kSos), {.dtype = kInt64});
+  Tensor previous = full({batch_size}, double(Vocab::kSos), {.dtype = kInt64, .device = batch.source.device()});
   for (int64_t t = 0; t <= max_length; ++t) {
     AttnDecoder::Step out = decoder->step(previous, hidden, memory);
     hidden = out.hidden;
@@ -118,6 +118,7 @@ Seq2Seq::Translation Seq2Seq::beam_search(const Batch& one_sentence, int64_t bea
   // The memory keeps batch size 1: the attention broadcasts it over the beams.
   auto [memory, hidden] = encode(one_sentence.source, one_sentence.source_lengths, one_sentence.source_mask);
   const int64_t source_length = one_sentence.source.size(1);
+  const Device device = one_sentence.source.device();
   std::vector<Translation> beams(1), finished;
   auto normalized = [&](const Translation& tr) {
     return tr.log_prob / std::pow(double(tr.words.size() + 1), length_penalty);   // + 1: the <eos>
@@ -125,7 +126,7 @@ Seq2Seq::Translation Seq2Seq::beam_search(const Batch& one_sentence, int64_t bea
   for (int64_t t = 0; t <= max_length && !beams.empty(); ++t) {
     std::vector<int64_t> last;
     for (const Translation& tr : beams) last.push_back(tr.words.empty() ? Vocab::kSos : tr.words.back());
-    AttnDecoder::Step out = decoder->step(from_vector<int64_t>(last), hidden, memory);
+    AttnDecoder::Step out = decoder->step(from_vector<int64_t>(last).to(device), hidden, memory);
     const std::vector<float> log_probs = log_softmax(out.logits, 1).to_vector<float>();
     const std::vector<float> weights = out.weights.to_vector<float>();
     const int64_t vocab = out.logits.size(1);
@@ -156,7 +157,7 @@ Seq2Seq::Translation Seq2Seq::beam_search(const Batch& one_sentence, int64_t bea
     }
     if (int64_t(finished.size()) >= beam_size) break;
     beams = std::move(next);
-    if (!beams.empty()) hidden = index_select(out.hidden, 0, from_vector<int64_t>(origins));
+    if (!beams.empty()) hidden = index_select(out.hidden, 0, from_vector<int64_t>(origins).to(device));
   }
   ATTO_ASSERT(!finished.empty(), "beam search ended with no hypothesis");
   return *std::max_element(finished.begin(), finished.end(),

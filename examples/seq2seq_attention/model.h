@@ -68,6 +68,7 @@ class AttnDecoder : public nn::Module {
 class Seq2Seq : public nn::Module {
  public:
   Seq2Seq(int64_t source_vocab, int64_t target_vocab, int64_t hidden, double dropout);
+  Device device() const { return parameters()[0].device(); }   // where the model (and its batches) live
 
   // Encodes a batch; returns the decoder's memory and its first hidden state (the encoder's last).
   std::pair<Memory, Tensor> encode(const Tensor& source, const std::vector<int64_t>& lengths, const Tensor& mask);

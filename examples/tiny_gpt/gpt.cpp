@@ -90,7 +90,7 @@ Tensor GPT::forward(const Tensor& idx) {
   const int64_t T = idx.size(1);
   ATTO_CHECK(T <= config.block_size, "[GPT] a sequence of {} tokens is longer than block_size {}", T,
              config.block_size);
-  Tensor positions = arange(double(T), {.dtype = kInt64});
+  Tensor positions = arange(double(T), {.dtype = kInt64, .device = idx.device()});
   Tensor x = (*transformer->drop)((*transformer->wte)(idx) + (*transformer->wpe)(positions));   // (B, T, C)
   for (size_t i = 0; i < transformer->h->size(); ++i) x = (*block(i))(x);
   x = (*transformer->ln_f)(x);
@@ -108,7 +108,7 @@ std::vector<int64_t> generate(GPT& model, std::vector<int64_t> context, int64_t 
     const auto n = int64_t(context.size());
     const int64_t start = std::max<int64_t>(0, n - model.config.block_size);
     std::vector<int64_t> window(context.begin() + start, context.end());
-    Tensor idx = from_vector<int64_t>(window, Shape{1, n - start});
+    Tensor idx = from_vector<int64_t>(window, Shape{1, n - start}).to(model.transformer->wte->weight.device());
     Tensor logits = model(idx).select(0, 0).select(0, -1);   // the prediction after the last token
     context.push_back(examples::sample_token(logits, temperature, gen));
   }

@@ -1,0 +1,38 @@
+// optim/cpu_kernels.h -- the CPU kernels of the fused optimizer steps (internal header), called
+// through ATTO_ON_DEVICE by optim/adam.cpp. Twin: cuda/optim.h / cuda/optim.cu. The per-element
+// math is optim/update_fns.h, shared with the CUDA kernel.
+#pragma once
+#include <cstdint>
+
+#include "optim/update_fns.h"
+#include "tensor/cpu/parallel_for.h"
+
+namespace atto::cpu {
+
+// One Adam/AdamW step over `count` parameters (NOTE [ Fused Adam ] in optim/update_fns.h). The
+// table is host memory; its buffers are contiguous T on the CPU.
+template <class T> void adam_step(const AdamTensorRef* tensors, int64_t count, const AdamHyper& hyper) {
+  const AdamUpdate<T> update(hyper);
+  for (int64_t k = 0; k < count; ++k) {
+    const AdamTensorRef& t = tensors[k];
+    T* param = static_cast<T*>(t.param);
+    const T* grad = static_cast<const T*>(t.grad);
+    T* exp_avg = static_cast<T*>(t.exp_avg);
+    T* exp_avg_sq = static_cast<T*>(t.exp_avg_sq);
+    T* max_exp_avg_sq = static_cast<T*>(t.max_exp_avg_sq);
+    const T neg_step_size = T(-t.step_size), bias_correction2_sqrt = T(t.bias_correction2_sqrt);
+    parallel_for(0, t.numel, kParallelGrain, [&](int64_t begin, int64_t end) {
+      if (max_exp_avg_sq) {
+        for (int64_t i = begin; i < end; ++i)
+          update(param[i], grad[i], exp_avg[i], exp_avg_sq[i], max_exp_avg_sq[i], neg_step_size, bias_correction2_sqrt);
+      } else {
+        for (int64_t i = begin; i < end; ++i) {
+          T unused = 0;   // vmax is read only with amsgrad
+          update(param[i], grad[i], exp_avg[i], exp_avg_sq[i], unused, neg_step_size, bias_correction2_sqrt);
+        }
+      }
+    });
+  }
+}
+
+}  // namespace atto::cpu
