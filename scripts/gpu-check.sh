@@ -8,9 +8,8 @@
 #   scripts/gpu-check.sh --train [--build-dir DIR]
 #
 # The round:
-#   1. configure (Release, ATTO_CUDA=ON, CMAKE_CUDA_ARCHITECTURES=90, tests, examples and benchmarks;
-#      ATTO_CUDA_DISPATCH=ON while CMakeLists.txt still has that option) and build everything that
-#      builds (ninja -k 0: one broken target does not hide the others' results)
+#   1. configure (Release, ATTO_CUDA=ON, CMAKE_CUDA_ARCHITECTURES=90, tests, examples and benchmarks)
+#      and build everything that builds (ninja -k 0: one broken target does not hide the others' results)
 #   2. the whole ctest suite
 #   3. attograd_tests -ts=cuda on its own: the CUDA cases run / passed, from doctest's summary (a case
 #      that found no device prints ATTO-CUDA-SKIPPED and is not counted as run); fails if none ran
@@ -95,9 +94,6 @@ echo "python for the twins: ${PY:-none} (${TORCH:-})"
 step "configure $BUILD"
 CMAKE_ARGS=(-S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTO_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90
             -DATTO_BUILD_TESTS=ON -DATTO_BUILD_EXAMPLES=ON -DATTO_BUILD_BENCHMARKS=ON)
-# ATTO_CUDA_DISPATCH exists while the CUDA kernels are being merged family by family; later CUDA
-# tensors always reach the CUDA kernels and the option is gone.
-if grep -qE '^\s*option\(ATTO_CUDA_DISPATCH' "$ROOT/CMakeLists.txt"; then CMAKE_ARGS+=(-DATTO_CUDA_DISPATCH=ON); fi
 [ -n "$PY" ] && CMAKE_ARGS+=(-DATTO_TORCH_PYTHON="$(command -v "$PY")")
 EXAMPLES=on
 if ! cmake "${CMAKE_ARGS[@]}" > "$LOGDIR/configure.log" 2>&1; then
@@ -112,7 +108,7 @@ if ! cmake "${CMAKE_ARGS[@]}" > "$LOGDIR/configure.log" 2>&1; then
     MODE=none
   fi
 fi
-grep -E "attograd: CUDA=|CMAKE_CUDA_ARCHITECTURES|ATTO_CUDA_DISPATCH" "$LOGDIR/configure.log" | tail -3
+grep -E "attograd: CUDA=|CMAKE_CUDA_ARCHITECTURES" "$LOGDIR/configure.log" | tail -3
 
 built() { [ -x "$BUILD/$1" ]; }
 if [ "$MODE" = round ]; then

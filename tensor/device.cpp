@@ -55,11 +55,7 @@ bool cuda_allow_tf32() { return false; }
 
 namespace detail {
 void throw_no_cuda(const char* what) {
-#if ATTO_HAS_CUDA
-  throw Error(fmt::format("[{}] has no CUDA kernel yet; move the tensor to the cpu", what));
-#else
   throw Error(fmt::format("[{}] this build has no CUDA backend (reconfigure with -DATTO_CUDA=ON)", what));
-#endif
 }
 }  // namespace detail
 

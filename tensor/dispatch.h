@@ -16,7 +16,7 @@ namespace atto::detail {
 [[noreturn]] void throw_no_cuda(const char* what);
 }
 
-#if ATTO_HAS_CUDA && ATTO_CUDA_DISPATCH
+#if ATTO_HAS_CUDA
 #include "cuda/kernels.h"
 #define ATTO_ON_DEVICE(dev, kernel, ...) \
   ((dev).is_cuda() ? ::atto::cuda::kernel(__VA_ARGS__) : ::atto::cpu::kernel(__VA_ARGS__))
