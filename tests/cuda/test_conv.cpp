@@ -13,29 +13,7 @@ using namespace atto::testing;
 
 namespace {
 
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
-
-// fn on CPU leaves and on CUDA copies of them: the outputs, then every leaf's gradient of
-// sum(out * w) for a fixed random w, GPU against CPU.
-void check_on_cuda(const std::vector<Tensor>& inputs, const Fn& fn, double rtol, double atol) {
-  std::vector<Tensor> cpu_in, gpu_in;
-  for (const Tensor& t : inputs) {
-    cpu_in.push_back(t.detach().clone().requires_grad_());
-    gpu_in.push_back(t.detach().to(kCUDA).requires_grad_());
-  }
-  Tensor yc = fn(cpu_in), yg = fn(gpu_in);
-  REQUIRE(yg.device().is_cuda());
-  REQUIRE(yg.shape() == yc.shape());
-  CHECK_ALLCLOSE(yg, yc, rtol, atol);
-  Tensor w = uniform(yc.shape(), -1, 1, 99, yc.dtype());
-  (yc * w).sum().backward();
-  (yg * w.to(kCUDA)).sum().backward();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    CAPTURE(i);
-    REQUIRE(gpu_in[i].grad().defined());
-    CHECK_ALLCLOSE(gpu_in[i].grad(), cpu_in[i].grad(), rtol, atol);
-  }
-}
+using Fn = TensorsFn;
 
 // Values in {-2, -1, 0, 1, 2}, scrambled: many ties within any window.
 Tensor tie_grid(const Shape& shape, DType dtype) {

@@ -11,37 +11,12 @@ using namespace atto::testing;
 
 namespace {
 
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+using Fn = TensorsFn;
 
 // Tolerances for a product summing K terms of size ~1 in float32: both sides round each partial
 // sum, in different orders (cuBLAS's k-split vs OpenBLAS's), so the absolute error grows like
 // sqrt(K) * eps * |term|. rtol is the CPU tests' 1e-5; atol covers results that cancel to near 0.
 double atol_f32(int64_t K) { return 2e-6 * std::sqrt(double(std::max<int64_t>(K, 1))); }
-
-// fn on CPU leaves and on CUDA copies of them (the views fn takes are then made on the GPU, so
-// the CUDA kernels see the same strides): the outputs, then every leaf's gradient of
-// sum(out * w) for a fixed random w, GPU against CPU.
-void check_on_cuda(const std::vector<Tensor>& inputs, const Fn& fn, double rtol, double atol) {
-  std::vector<Tensor> cpu_in, gpu_in;
-  for (const Tensor& t : inputs) {
-    cpu_in.push_back(t.detach().clone().requires_grad_());
-    gpu_in.push_back(t.detach().to(kCUDA).requires_grad_());
-  }
-  Tensor yc = fn(cpu_in), yg = fn(gpu_in);
-  REQUIRE(yg.device().is_cuda());
-  REQUIRE(yg.shape() == yc.shape());
-  CHECK(yg.dtype() == yc.dtype());
-  CHECK_ALLCLOSE(yg, yc, rtol, atol);
-  Tensor w = uniform(yc.shape(), -1, 1, 99, yc.dtype());
-  (yc * w).sum().backward();
-  (yg * w.to(kCUDA)).sum().backward();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    CAPTURE(i);
-    REQUIRE(gpu_in[i].grad().defined());
-    CHECK(gpu_in[i].grad().device().is_cuda());
-    CHECK_ALLCLOSE(gpu_in[i].grad(), cpu_in[i].grad(), rtol, atol);
-  }
-}
 
 // rtol, atol for dtype when the longest sum has K terms.
 std::pair<double, double> tol(DType dtype, int64_t K) {

@@ -9,34 +9,6 @@
 using namespace atto;
 using namespace atto::testing;
 
-namespace {
-
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
-
-// fn on CPU leaves and on CUDA copies of them: the outputs, then every leaf's gradient of
-// sum(out * w) for a fixed random w, GPU against CPU.
-void check_on_cuda(const std::vector<Tensor>& inputs, const Fn& fn, double rtol, double atol) {
-  std::vector<Tensor> cpu_in, gpu_in;
-  for (const Tensor& t : inputs) {
-    cpu_in.push_back(t.detach().clone().requires_grad_());
-    gpu_in.push_back(t.detach().to(kCUDA).requires_grad_());
-  }
-  Tensor yc = fn(cpu_in), yg = fn(gpu_in);
-  REQUIRE(yg.device().is_cuda());
-  REQUIRE(yg.shape() == yc.shape());
-  CHECK_ALLCLOSE(yg, yc, rtol, atol);
-  Tensor w = uniform(yc.shape(), -1, 1, 99, yc.dtype());
-  (yc * w).sum().backward();
-  (yg * w.to(kCUDA)).sum().backward();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    CAPTURE(i);
-    REQUIRE(gpu_in[i].grad().defined());
-    CHECK_ALLCLOSE(gpu_in[i].grad(), cpu_in[i].grad(), rtol, atol);
-  }
-}
-
-}  // namespace
-
 TEST_SUITE("cuda") {
 
 TEST_CASE("cuda: nn::LSTM with two bidirectional batch_first layers matches the CPU module") {
