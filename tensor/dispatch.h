@@ -14,7 +14,14 @@
 
 namespace atto::detail {
 [[noreturn]] void throw_no_cuda(const char* what);
-}
+// What ATTO_CUDA_ONLY gives in a build without CUDA: never produced (the call throws first), but it
+// converts to the pointer a CUDA call would return, so `p = ATTO_CUDA_ONLY(...)` compiles unchanged
+// and a statement `ATTO_CUDA_ONLY(...);` raises no unused-value warning.
+struct NoCudaResult {
+  template <class T> operator T*() const { return nullptr; }
+};
+[[noreturn]] inline NoCudaResult no_cuda(const char* what) { throw_no_cuda(what); }
+}  // namespace atto::detail
 
 #if ATTO_HAS_CUDA
 #include "cuda/kernels.h"
@@ -30,5 +37,5 @@ namespace atto::detail {
 #include "cuda/runtime.h"
 #define ATTO_CUDA_ONLY(fn, ...) ::atto::cuda::fn(__VA_ARGS__)
 #else
-#define ATTO_CUDA_ONLY(fn, ...) (::atto::detail::throw_no_cuda(#fn), nullptr)
+#define ATTO_CUDA_ONLY(fn, ...) ::atto::detail::no_cuda(#fn)
 #endif

@@ -142,7 +142,7 @@ struct FusedAttention {
     Tensor out = empty(out_shape, opts);   // (..., L, Ev)
     s.lse = empty(lse_shape, opts);        // (..., L)
     visit_floating(q.dtype(), op, [&](auto tag) {
-      using T = decltype(tag);
+      using T [[maybe_unused]] = decltype(tag);   // unused where ATTO_CUDA_ONLY drops its arguments
       ATTO_CUDA_ONLY(attention_forward<T>, s.q.data_ptr<T>(), s.k.data_ptr<T>(), s.v.data_ptr<T>(), mask_view(mask),
                      mask_is_bool(mask), out.data_ptr<T>(), s.lse.data_ptr<T>(), sh);
     });
@@ -155,7 +155,7 @@ struct FusedAttention {
     Tensor dq = empty(s.q.shape(), opts), dk = empty(s.k.shape(), opts), dv = empty(s.v.shape(), opts);
     Tensor delta = empty(s.lse.shape(), opts);   // (..., L) scratch: rowsum(dout * out)
     visit_floating(s.q.dtype(), op, [&](auto tag) {
-      using T = decltype(tag);
+      using T [[maybe_unused]] = decltype(tag);   // unused where ATTO_CUDA_ONLY drops its arguments
       ATTO_CUDA_ONLY(attention_backward<T>, s.q.data_ptr<T>(), s.k.data_ptr<T>(), s.v.data_ptr<T>(),
                      s.out.data_ptr<T>(), dout.data_ptr<T>(), s.lse.data_ptr<T>(), mask_view(s.mask),
                      mask_is_bool(s.mask), delta.data_ptr<T>(), dq.data_ptr<T>(), dk.data_ptr<T>(),

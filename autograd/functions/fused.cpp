@@ -29,7 +29,7 @@ struct BiasGelu {
     s.tanh_approx = approximate == GeluApprox::Tanh;
     Tensor out = empty_like(s.y);
     visit_floating(y.dtype(), op, [&](auto tag) {
-      using T = decltype(tag);
+      using T [[maybe_unused]] = decltype(tag);   // unused where ATTO_CUDA_ONLY drops its arguments
       ATTO_CUDA_ONLY(bias_gelu_forward<T>, s.y.data_ptr<T>(), s.bias.data_ptr<T>(), out.data_ptr<T>(), s.rows, s.n,
                      s.tanh_approx);
     });
@@ -40,7 +40,7 @@ struct BiasGelu {
     Tensor dout = dout_in.contiguous();
     Tensor dz = empty_like(s.y);
     visit_floating(s.y.dtype(), op, [&](auto tag) {
-      using T = decltype(tag);
+      using T [[maybe_unused]] = decltype(tag);   // unused where ATTO_CUDA_ONLY drops its arguments
       ATTO_CUDA_ONLY(bias_gelu_backward<T>, s.y.data_ptr<T>(), s.bias.data_ptr<T>(), dout.data_ptr<T>(),
                      dz.data_ptr<T>(), s.rows, s.n, s.tanh_approx);
     });
