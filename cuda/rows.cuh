@@ -100,8 +100,6 @@ template <int G, class T, class Op> __device__ T group_reduce(T v, Op op, T iden
   }
 }
 
-// ---- scratch memory ----------------------------------------------------------------------------------
-
 // ---- column sums -------------------------------------------------------------------------------------
 
 // out[c] = sum over j < R of term(j, c), for c < cols, in two fixed passes (deterministic; the tree
