@@ -29,6 +29,13 @@ inline double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// "--name value" from argv, or `fallback`.
+inline const char* string_arg(int argc, char** argv, const char* name, const char* fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  return fallback;
+}
+
 // "--name 1,2,3" from argv, or `fallback`.
 inline std::vector<int> int_list_arg(int argc, char** argv, const char* name, std::vector<int> fallback) {
   for (int i = 1; i + 1 < argc; ++i)

@@ -24,6 +24,7 @@
 
 #include "attograd.h"
 #include "bench_models.h"
+#include "bench_device.h"
 #include "bench_util.h"
 
 using namespace atto;
@@ -34,12 +35,6 @@ using Step = std::function<void()>;
 
 Device dev = kCUDA;
 bool small = false;
-
-const char* string_arg(int argc, char** argv, const char* name, const char* fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  return fallback;
-}
 
 void sync() {
   if (dev.is_cuda()) cuda_synchronize(dev.index);
@@ -94,27 +89,13 @@ Step gpt_step() {
 }
 
 int run(int argc, char** argv) {
-  const std::string model = string_arg(argc, argv, "--model", "gpt");
-  const std::string device_arg = string_arg(argc, argv, "--device", "cuda");
+  const std::string model = bench::string_arg(argc, argv, "--model", "gpt");
+  const std::string device_arg = bench::string_arg(argc, argv, "--device", "cuda");
   const int steps = bench::int_list_arg(argc, argv, "--steps", {20})[0];
   for (int i = 1; i < argc; ++i) small = small || std::strcmp(argv[i], "--small") == 0;
   dev = Device::parse(device_arg);
-  if (dev.is_cuda()) {
-    if (!built_with_cuda()) {
-      std::printf("# gpu_models: this build has no CUDA backend (configure with -DATTO_CUDA=ON): nothing measured\n");
-      return 0;
-    }
-    if (!cuda_is_available()) {
-      std::printf("# gpu_models: no CUDA device on this machine: nothing measured\n");
-      return 0;
-    }
-    if (dev.index >= cuda_device_count()) {
-      std::fprintf(stderr, "gpu_models: --device %s, but this machine has %d CUDA device(s)\n", device_arg.c_str(),
-                   cuda_device_count());
-      return 1;
-    }
-    cuda_set_allow_tf32(false);
-  }
+  if (auto exit_status = bench::unusable_device("gpu_models", device_arg, dev)) return *exit_status;
+  if (dev.is_cuda()) cuda_set_allow_tf32(false);   // as torch.backends.cuda.matmul.allow_tf32 = False
   std::string label = dev.is_cuda() ? cuda_device_name(dev.index) : "cpu";
   std::replace(label.begin(), label.end(), ' ', '_');
   manual_seed(0);

@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models_torch import CharLSTM, TinyGPT, causal_mask, median  # noqa: E402
+from models_torch import CharLSTM, TinyGPT, causal_mask, gpu_device, median  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--model", required=True, choices=["lstm", "mha", "gpt"])
@@ -38,20 +38,7 @@ p.add_argument("--steps", type=int, default=20)
 p.add_argument("--small", action="store_true", help="tiny shapes: a check of this program (shape=small)")
 args = p.parse_args()
 
-dev = torch.device(args.device)
-if dev.type == "cuda" and not torch.cuda.is_available():
-    print(f"# gpu_models_torch.py: CUDA is not available (torch {torch.__version__}): falling back to the CPU, "
-          "device=cpu; these are not GPU numbers", flush=True)
-    dev = torch.device("cpu")
-if dev.type == "cuda":
-    label = torch.cuda.get_device_name(dev).replace(" ", "_")
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    sync = lambda: torch.cuda.synchronize(dev)  # noqa: E731
-else:
-    label = "cpu"
-    sync = lambda: None  # noqa: E731
-torch.set_float32_matmul_precision("highest")
+dev, label, sync = gpu_device(args.device, "gpu_models_torch.py")
 torch.manual_seed(0)
 small = args.small
 # nn.MultiheadAttention.forward takes is_causal from PyTorch 2.0, nn.TransformerEncoder.forward from 2.1.

@@ -35,6 +35,7 @@
 #include <functional>
 
 #include "attograd.h"
+#include "bench_device.h"
 #include "bench_util.h"
 
 using namespace atto;
@@ -44,12 +45,6 @@ namespace {
 Device dev = kCUDA;
 std::string device_label;   // the GPU's name, spaces replaced (values of a RESULT line have none)
 bool all_ok = true;
-
-const char* string_arg(int argc, char** argv, const char* name, const char* fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  return fallback;
-}
 
 void sync() {
   if (dev.is_cuda()) cuda_synchronize(dev.index);
@@ -222,27 +217,13 @@ bool wants(const std::string& only, const char* what) {
 }  // namespace
 
 int run(int argc, char** argv) {
-  const std::string device_arg = string_arg(argc, argv, "--device", "cuda");
+  const std::string device_arg = bench::string_arg(argc, argv, "--device", "cuda");
   dev = Device::parse(device_arg);
-  if (dev.is_cuda()) {
-    if (!built_with_cuda()) {
-      std::printf("# gpu_ops: this build has no CUDA backend (configure with -DATTO_CUDA=ON): nothing measured\n");
-      return 0;
-    }
-    if (!cuda_is_available()) {
-      std::printf("# gpu_ops: no CUDA device on this machine: nothing measured\n");
-      return 0;
-    }
-    if (dev.index >= cuda_device_count()) {
-      std::fprintf(stderr, "gpu_ops: --device %s, but this machine has %d CUDA device(s)\n", device_arg.c_str(),
-                   cuda_device_count());
-      return 1;
-    }
-  }
+  if (auto exit_status = bench::unusable_device("gpu_ops", device_arg, dev)) return *exit_status;
   const auto sizes = bench::int_list_arg(argc, argv, "--sizes", {1024, 2048, 4096, 8192});
   const int64_t rows = bench::int_list_arg(argc, argv, "--rows", {8192})[0];
   const int64_t cols = bench::int_list_arg(argc, argv, "--cols", {4096})[0];
-  const std::string only = string_arg(argc, argv, "--only", "");
+  const std::string only = bench::string_arg(argc, argv, "--only", "");
   device_label = dev.is_cuda() ? cuda_device_name(dev.index) : "cpu";
   std::replace(device_label.begin(), device_label.end(), ' ', '_');
   if (dev.is_cuda()) cuda_set_allow_tf32(false);   // as torch.backends.cuda.matmul.allow_tf32 = False

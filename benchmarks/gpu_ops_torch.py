@@ -17,10 +17,15 @@ so on a "#" line and runs on the CPU instead (device=cpu in every line): a check
 measurement to compare with a GPU.
 """
 import argparse
+import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from models_torch import gpu_device  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--device", default="cuda")
@@ -30,20 +35,7 @@ p.add_argument("--cols", type=int, default=4096)
 p.add_argument("--only", default="", help="comma-separated subset of copy,mm,bmm,rows")
 args = p.parse_args()
 
-dev = torch.device(args.device)
-if dev.type == "cuda" and not torch.cuda.is_available():
-    print(f"# gpu_ops_torch.py: CUDA is not available (torch {torch.__version__}): falling back to the CPU, "
-          "device=cpu; these are not GPU numbers", flush=True)
-    dev = torch.device("cpu")
-if dev.type == "cuda":
-    label = torch.cuda.get_device_name(dev).replace(" ", "_")
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    sync = lambda: torch.cuda.synchronize(dev)  # noqa: E731
-else:
-    label = "cpu"
-    sync = lambda: None  # noqa: E731
-torch.set_float32_matmul_precision("highest")
+dev, label, sync = gpu_device(args.device, "gpu_ops_torch.py")
 torch.manual_seed(0)
 tf32 = int(dev.type == "cuda" and torch.backends.cuda.matmul.allow_tf32)
 print(f"# gpu_ops_torch.py: {label} on {dev}, torch {torch.__version__}, TF32 off", flush=True)

@@ -112,17 +112,11 @@ double process_cpu_s() {
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
-const char* string_arg(int argc, char** argv, const char* name, const char* fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  return fallback;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string model = string_arg(argc, argv, "--model", "lstm");
-  const char* config = string_arg(argc, argv, "--config", "default");
+  const std::string model = bench::string_arg(argc, argv, "--model", "lstm");
+  const char* config = bench::string_arg(argc, argv, "--config", "default");
   const int threads = bench::int_list_arg(argc, argv, "--threads", {2})[0];
   const int steps = bench::int_list_arg(argc, argv, "--steps", {20})[0];
   set_num_threads(threads);

@@ -126,6 +126,22 @@ def sentiment_step():
     return step
 
 
+def gpu_device(name, program):
+    """The GPU twins' device: (device, label, sync). Falls back to the CPU, saying so, when PyTorch
+    has no CUDA; TF32 off, as attograd's default."""
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        print(f"# {program}: CUDA is not available (torch {torch.__version__}): falling back to the CPU, "
+              "device=cpu; these are not GPU numbers", flush=True)
+        dev = torch.device("cpu")
+    torch.set_float32_matmul_precision("highest")
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        return dev, torch.cuda.get_device_name(dev).replace(" ", "_"), lambda: torch.cuda.synchronize(dev)
+    return dev, "cpu", lambda: None
+
+
 def median(v):
     v = sorted(v)
     n = len(v)
