@@ -3,7 +3,9 @@
 #
 #   benchmarks/run.sh [BUILD_DIR] [gemm|overhead|models|all]     (default: build, all)
 #
-# BUILD_DIR is a Release build of attograd (the benchmark programs are built here if needed).
+# BUILD_DIR is a Release build of attograd (the benchmark programs are built here if needed). Use one
+# configured with -DATTO_CUDA=OFF: a CUDA build loads cuBLAS at start-up (about 150 MB of peak RSS
+# that Debian's CPU-only PyTorch does not carry).
 # PyTorch is Debian's (/usr/bin/python3); libtorch twins are built with g++ into BUILD_DIR/libtorch
 # and skipped with a message when libtorch-dev is not installed. PyTorch's thread environment must be
 # set before it starts, so each configuration is a separate process; the tables compare against the
