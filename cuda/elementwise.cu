@@ -1,7 +1,7 @@
 // cuda/elementwise.cu -- the elementwise kernels of cuda/elementwise.h. Twin: tensor/cpu/elementwise.h.
 // Each is one map_strided (cuda/loops.cuh) with a small functor around a formula of
-// tensor/elementwise_fns.h, the same formulas the CPU evaluates. On the device GELU's erf/exp are
-// CUDA's own (elementwise_fns.h's gelu_erf/gelu_exp), so float results agree with the CPU within
+// tensor/elementwise_fns.h, the same formulas the CPU evaluates. On the device erf, exp and tanh are
+// CUDA's own (elementwise_fns.h's vec_erf/vec_exp/vec_tanh), so float results agree with the CPU within
 // a few ulp, not bitwise.
 //
 // At the end: the explicit instantiations, one per (T, Fn) the tensor layer calls

@@ -53,7 +53,9 @@ template <class T> struct AdamUpdate {
         amsgrad(h.amsgrad), maximize(h.maximize) {}
 
   // p, m (exp_avg), v (exp_avg_sq) and vmax (max_exp_avg_sq, read only with amsgrad) in place.
-  ATTO_HD void operator()(T& p, T g, T& m, T& v, T& vmax, T neg_step_size, T bias_correction2_sqrt) const {
+  // Always inlined: the CPU loop is vectorised only with the update inside it.
+  __attribute__((always_inline)) ATTO_HD void operator()(T& p, T g, T& m, T& v, T& vmax, T neg_step_size,
+                                                         T bias_correction2_sqrt) const {
     if (maximize) g = -g;                             // grad = neg(grad)
     if (l2) g = g + weight_decay * p;                 // grad = add(grad, p, weight_decay)
     if (decoupled) p = p * decay_scale;               // param.mul_(1 - lr * weight_decay)

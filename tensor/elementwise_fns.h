@@ -133,12 +133,34 @@ struct Cos {   // y = cos x;  dy/dx = -sin x
   template <class T> ATTO_HD T bwd(T x, T, T dy) const { return -dy * std::sin(x); }
 };
 
+// exp, erf and tanh for the functors: in host code, for float, the vectorisable exp_f32 / erf_f32 /
+// tanh_f32 (tensor/cpu/vec_math.h), so that their contiguous loops run several elements at a time;
+// otherwise (double, CUDA) the std:: functions.
+template <class T> [[gnu::always_inline]] inline ATTO_HD T vec_exp(T x) {
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) return cpu::exp_f32(x);
+#endif
+  return std::exp(x);
+}
+template <class T> [[gnu::always_inline]] inline ATTO_HD T vec_erf(T x) {
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) return cpu::erf_f32(x);
+#endif
+  return std::erf(x);
+}
+template <class T> [[gnu::always_inline]] inline ATTO_HD T vec_tanh(T x) {
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) return cpu::tanh_f32(x);
+#endif
+  return std::tanh(x);
+}
+
 struct Tanh {   // y = tanh x;  dy/dx = 1 - y^2
   static constexpr const char* op = "tanh";
   static constexpr const char* name = "TanhBackward";
   static constexpr int saves = kSavesY;
   static constexpr Ints ints = Ints::Promote;
-  template <class T> ATTO_HD T fwd(T x) const { return std::tanh(x); }
+  template <class T> [[gnu::always_inline]] ATTO_HD T fwd(T x) const { return vec_tanh(x); }
   template <class T> ATTO_HD T bwd(T, T y, T dy) const { return dy * (T(1) - y * y); }
 };
 
@@ -147,7 +169,7 @@ struct Sigmoid {   // y = 1/(1 + e^-x);  dy/dx = y (1 - y)
   static constexpr const char* name = "SigmoidBackward";
   static constexpr int saves = kSavesY;
   static constexpr Ints ints = Ints::Promote;
-  template <class T> ATTO_HD T fwd(T x) const { return T(1) / (T(1) + std::exp(-x)); }
+  template <class T> [[gnu::always_inline]] ATTO_HD T fwd(T x) const { return T(1) / (T(1) + vec_exp(-x)); }
   template <class T> ATTO_HD T bwd(T, T y, T dy) const { return dy * y * (T(1) - y); }
 };
 
@@ -173,20 +195,6 @@ struct LeakyRelu {   // y = x > 0 ? x : slope x;  dy/dx = x > 0 ? 1 : slope (slo
 // GELU, exact:  y = x Phi(x) = x/2 (1 + erf(x/sqrt2));  dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2)/sqrt(2 pi)
 // GELU, tanh:   y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
 //               dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
-// erf and exp for GELU: in host code, for float, the vectorisable exp_f32/erf_f32 (tensor/cpu/vec_math.h),
-// so that GELU's contiguous loops run several elements at a time; otherwise std::erf/std::exp.
-template <class T> [[gnu::always_inline]] inline ATTO_HD T gelu_erf(T x) {
-#ifndef __CUDA_ARCH__
-  if constexpr (std::is_same_v<T, float>) return cpu::erf_f32(x);
-#endif
-  return std::erf(x);
-}
-template <class T> [[gnu::always_inline]] inline ATTO_HD T gelu_exp(T x) {
-#ifndef __CUDA_ARCH__
-  if constexpr (std::is_same_v<T, float>) return cpu::exp_f32(x);
-#endif
-  return std::exp(x);
-}
 
 // Two functors, not one with a flag: a run-time flag inside the loop body keeps GCC from
 // vectorising the exact GELU's loop. Always inlined, as their erf and exp: out of line, the loop
@@ -199,11 +207,11 @@ struct Gelu {   // exact
   static constexpr double kSqrt1_2 = 0.70710678118654752440;        // 1/sqrt(2)
   static constexpr double kInvSqrt2Pi = 0.39894228040143267794;     // 1/sqrt(2 pi)
   template <class T> [[gnu::always_inline]] ATTO_HD T fwd(T x) const {
-    return x * T(0.5) * (T(1) + gelu_erf(x * T(kSqrt1_2)));
+    return x * T(0.5) * (T(1) + vec_erf(x * T(kSqrt1_2)));
   }
   template <class T> [[gnu::always_inline]] ATTO_HD T bwd(T x, T, T dy) const {
-    T cdf = T(0.5) * (T(1) + gelu_erf(x * T(kSqrt1_2)));
-    T pdf = gelu_exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
+    T cdf = T(0.5) * (T(1) + vec_erf(x * T(kSqrt1_2)));
+    T pdf = vec_exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
     return dy * (cdf + x * pdf);
   }
 };

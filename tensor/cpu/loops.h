@@ -8,13 +8,17 @@
 //   * otherwise: dims that are contiguous for every operand are merged ("coalesced"), the innermost
 //     dim runs as a strided loop, and the outer index is kept as a counter.
 // Both split the work over threads with parallel_for; elementwise results never depend on the split.
+// Float loops run through `vectorized` (tensor/cpu/isa.h): AVX2 or AVX-512 where the CPU has them,
+// with the same bits as the baseline code.
 #pragma once
 #include <array>
 #include <cstdint>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "tensor/coalesce.h"   // is_contiguous_view, coalesce
+#include "tensor/cpu/isa.h"
 #include "tensor/cpu/parallel_for.h"
 #include "tensor/strided.h"
 
@@ -22,6 +26,13 @@ namespace atto::cpu {
 
 using atto::coalesce;             // still spelled cpu::coalesce by other kernels
 using atto::is_contiguous_view;
+
+// Runs loop() through `vectorized` when the output is float (the loops that carry the training
+// time); other dtypes keep one baseline copy, which keeps the build small.
+template <class Out, class Loop> [[gnu::always_inline]] inline void run_loop(const Loop& loop) {
+  if constexpr (std::is_same_v<Out, float>) vectorized(loop);
+  else loop();
+}
 
 template <class Out, class... In, class F, class... Views>
 void map_strided(const F& f, StridedView out, const Views&... in) {
@@ -33,7 +44,9 @@ void map_strided(const F& f, StridedView out, const Views&... in) {
     Out* o = out.ptr<Out>();
     auto run = [&](const In*... p) {
       parallel_for(0, n, kParallelGrain, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) o[i] = f(p[i]...);
+        run_loop<Out>([&]() ATTO_INLINE_LOOP {
+          for (int64_t i = b; i < e; ++i) o[i] = f(p[i]...);
+        });
       });
     };
     run(in.template ptr<In>()...);
@@ -65,7 +78,9 @@ void map_strided(const F& f, StridedView out, const Views&... in) {
         const int64_t so = v[0].strides[nd - 1];
         std::tuple<const In*...> ptrs{in.template ptr<In>() + off[K + 1]...};
         [[maybe_unused]] const std::array<int64_t, N - 1> si{v[K + 1].strides[nd - 1]...};
-        for (int64_t i = 0; i < inner; ++i) o[i * so] = f(std::get<K>(ptrs)[i * si[K]]...);
+        run_loop<Out>([&]() ATTO_INLINE_LOOP {
+          for (int64_t i = 0; i < inner; ++i) o[i * so] = f(std::get<K>(ptrs)[i * si[K]]...);
+        });
       }(std::make_index_sequence<N - 1>{});
       for (int d = nd - 2; d >= 0; --d) {   // advance the odometer by one row
         ++idx[d];

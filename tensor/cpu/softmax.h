@@ -4,21 +4,27 @@
 // The input is a contiguous block seen as (outer, n, inner) with the softmax taken over n: element
 // (o, j, i) lives at (o * n + j) * inner + i. Each of the outer * inner "lines" (inner = 1 for the
 // last dim: a contiguous row) is handled start to end by one thread, so results do not depend on
-// the thread count.
+// the thread count. Float rows run through `vectorized` (NOTE [ CPU vector width ]).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/loops.h"    // run_loop
 #include "tensor/cpu/parallel_for.h"
 #include "tensor/cpu/reduce.h"   // acc_t
 #include "tensor/cpu/vec_math.h"
 
 namespace atto::cpu {
 
-template <class F> void for_each_line(int64_t outer, int64_t n, int64_t inner, const F& fn) {
+// fn(base) for each line; fn must be ATTO_INLINE_LOOP to be compiled into the wide copies.
+template <class T, class F> void for_each_line(int64_t outer, int64_t n, int64_t inner, const F& fn) {
   parallel_for(0, outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)),
                [&](int64_t b, int64_t e) {
-                 for (int64_t l = b; l < e; ++l) fn((l / inner) * n * inner + l % inner);
+                 run_loop<T>([&]() ATTO_INLINE_LOOP {
+                   for (int64_t l = b; l < e; ++l) fn((l / inner) * n * inner + l % inner);
+                 });
                });
 }
 
@@ -31,7 +37,7 @@ template <class T> [[gnu::always_inline]] inline T softmax_exp(T x) {
 // sum_j term(j) over a contiguous row, in kLanes interleaved partial sums added up in a fixed order
 // at the end (the same for any thread count): one serial chain of adds would cost more than the
 // vectorised work around it.
-template <class A, class Term> A sum_lanes(int64_t n, const Term& term) {
+template <class A, class Term> [[gnu::always_inline]] inline A sum_lanes(int64_t n, const Term& term) {
   constexpr int64_t kLanes = 8;
   A lane[kLanes] = {};
   int64_t j = 0;
@@ -49,7 +55,7 @@ template <class A, class Term> A sum_lanes(int64_t n, const Term& term) {
 // row (inner == 1, the usual last-dim softmax) runs as separate flat loops that GCC vectorises.
 template <class T, bool Log> void softmax_forward_impl(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   using A = acc_t<T>;
-  for_each_line(outer, n, inner, [&](int64_t base) {
+  for_each_line<T>(outer, n, inner, [&](int64_t base) ATTO_INLINE_LOOP {
     const T* xl = x + base;
     T* yl = y + base;
     T m = xl[0];
@@ -60,7 +66,7 @@ template <class T, bool Log> void softmax_forward_impl(const T* x, T* y, int64_t
     A sum = 0;
     if (inner == 1) {
       for (int64_t j = 0; j < n; ++j) yl[j] = softmax_exp(xl[j] - m);
-      sum = sum_lanes<A>(n, [&](int64_t j) { return A(yl[j]); });
+      sum = sum_lanes<A>(n, [&](int64_t j) ATTO_INLINE_LOOP { return A(yl[j]); });
     } else {
       for (int64_t j = 0; j < n; ++j) {
         T e = softmax_exp(xl[j * inner] - m);
@@ -83,10 +89,12 @@ template <class T, bool Log> void softmax_forward_impl(const T* x, T* y, int64_t
 template <class T, bool Log>
 void softmax_backward_impl(const T* y, const T* dy, T* dx, int64_t outer, int64_t n, int64_t inner) {
   using A = acc_t<T>;
-  for_each_line(outer, n, inner, [&](int64_t base) {
+  for_each_line<T>(outer, n, inner, [&](int64_t base) ATTO_INLINE_LOOP {
     const T *yl = y + base, *dyl = dy + base;
     T* dxl = dx + base;
-    auto term = [&](int64_t j) { return Log ? A(dyl[j * inner]) : A(dyl[j * inner]) * A(yl[j * inner]); };
+    auto term = [&](int64_t j) ATTO_INLINE_LOOP {
+      return Log ? A(dyl[j * inner]) : A(dyl[j * inner]) * A(yl[j * inner]);
+    };
     A dot = 0;
     if (inner == 1) dot = sum_lanes<A>(n, term);
     else for (int64_t j = 0; j < n; ++j) dot += term(j);
@@ -95,6 +103,29 @@ void softmax_backward_impl(const T* y, const T* dy, T* dx, int64_t outer, int64_
       const int64_t k = j * inner;
       dxl[k] = Log ? dyl[k] - softmax_exp(yl[k]) * s : yl[k] * (dyl[k] - s);
     }
+  });
+}
+
+// Causal softmax over contiguous rows of S, in blocks of L rows (the (L, S) scores of one head): row
+// i of a block sees entries j <= i (PyTorch's is_causal: ones(L, S).tril()), the others get 0. The
+// same bits as filling the hidden entries with -inf and calling softmax_forward: e^-inf adds exactly
+// 0 to the sum and each visible entry lands in the same partial sum (lane j % 8), but the hidden half
+// of the row is neither filled, read nor exponentiated. The backward is softmax_backward's (dx = 0
+// where y = 0). Rows never come out empty: entry 0 is always visible.
+template <class T> void softmax_forward_causal(const T* x, T* y, int64_t rows, int64_t L, int64_t S) {
+  using A = acc_t<T>;
+  for_each_line<T>(rows, S, 1, [&](int64_t base) ATTO_INLINE_LOOP {
+    const int64_t visible = std::min<int64_t>(base / S % L + 1, S);
+    const T* xl = x + base;
+    T* yl = y + base;
+    T m = xl[0];
+    for (int64_t j = 1; j < visible; ++j)
+      if (xl[j] > m || xl[j] != xl[j]) m = xl[j];
+    for (int64_t j = 0; j < visible; ++j) yl[j] = softmax_exp(xl[j] - m);
+    const A sum = sum_lanes<A>(visible, [&](int64_t j) ATTO_INLINE_LOOP { return A(yl[j]); });
+    const T inv = T(A(1) / sum);
+    for (int64_t j = 0; j < visible; ++j) yl[j] *= inv;
+    for (int64_t j = visible; j < S; ++j) yl[j] = T(0);
   });
 }
 

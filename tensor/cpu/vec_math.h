@@ -7,8 +7,11 @@
 //                between are scaled in two steps, so they come out right), NaN stays NaN.
 //   erf_f32(x)   erf(x) within a few ulp (two minimax polynomials: x P(x^2) near 0, and
 //                1 - exp(Q(|x|)) further out, computed both and selected).
+//   tanh_f32(x)  tanh(x) within a few ulp (x + x^3 P(x^2) below 0.625, the Cephes tanhf polynomial;
+//                1 - 2 / (e^(2|x|) + 1) above, with x's sign).
+//   sigmoid_f32(x)  1 / (1 + e^-x) with exp_f32 (0 below x = -88.72, as with std::exp in float).
 //
-// The tests (tests/tensor/test_vec_math.cpp) compare both with the double-precision std:: functions over
+// The tests (tests/tensor/test_vec_math.cpp) compare each with the double-precision std:: functions over
 // the whole float range. Always inlined: a call in a loop stops its vectorisation. Twin: none (CUDA
 // has fast expf/erff of its own).
 #pragma once
@@ -88,5 +91,26 @@ namespace atto::cpu {
   const bool nan = abs_bits > 0x7f800000;
   return select(abs_bits <= float_bits(0.921875f) || nan, small, select(negative, -big, big));
 }
+
+[[gnu::always_inline]] inline float tanh_f32(float x) {
+  const int32_t bits = float_bits(x);
+  const int32_t abs_bits = bits & 0x7fffffff;
+  const float s = x * x;
+  float p = -5.70498872745e-3f;   // |x| < 0.625: tanh(x) = x + x^3 P(x^2)
+  p = p * s + 2.06390887954e-2f;
+  p = p * s - 5.37397155531e-2f;
+  p = p * s + 1.33314422036e-1f;
+  p = p * s - 3.33332819422e-1f;
+  // x + x^3 P rounds -0 to +0; tanh keeps the sign, so put x's sign bit back (|x^3 P| < |x|: the
+  // sum has x's sign anyway).
+  const float small = std::bit_cast<float>(float_bits(p * s * x + x) | (bits & int32_t(0x80000000u)));
+  // tanh rounds to +-1 in float beyond |x| ~ 9.01; clamping at 10 keeps e^(2|x|) finite.
+  const float t = select(abs_bits > float_bits(10.0f), 10.0f, std::bit_cast<float>(abs_bits));
+  const float big = 1.0f - 2.0f / (exp_f32(2.0f * t) + 1.0f);
+  const bool nan = abs_bits > 0x7f800000;
+  return select(abs_bits < float_bits(0.625f) || nan, small, select(bits < 0, -big, big));
+}
+
+[[gnu::always_inline]] inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 
 }  // namespace atto::cpu

@@ -1,6 +1,7 @@
-// tests/tensor/test_vec_math.cpp -- the vectorisable float exp and erf (tensor/cpu/vec_math.h) against
-// std::exp / std::erf in double, rounded to float: every 4099th float bit pattern (both signs, all
-// exponents, NaNs and infinities included) plus the edges of the ranges.
+// tests/tensor/test_vec_math.cpp -- the vectorisable float exp, erf, tanh and sigmoid
+// (tensor/cpu/vec_math.h) against the std:: functions in double, rounded to float: every 4099th
+// float bit pattern (both signs, all exponents, NaNs and infinities included) plus the edges of the
+// ranges.
 #include <doctest/doctest.h>
 
 #include <bit>
@@ -27,7 +28,8 @@ std::vector<float> test_floats() {
   std::vector<float> xs;
   for (uint64_t bits = 0; bits <= UINT32_MAX; bits += 4099) xs.push_back(std::bit_cast<float>(uint32_t(bits)));
   for (float x : {0.0f, -0.0f, 88.72f, 88.7228394f, 88.73f, -87.33f, -103.9f, -104.0f, -104.1f, -150.0f, 0.921875f,
-                  -0.921875f, 0.9219f, 3.92f, 4.0f, 4.1f, 1e-30f, -1e-30f, std::numeric_limits<float>::infinity(),
+                  -0.921875f, 0.9219f, -88.7228394f, -88.72284f, 0.625f, -0.625f, 0.6249999f, 9.0f, 9.01f, -9.02f,
+                  10.0f, 10.1f, 3.92f, 4.0f, 4.1f, 1e-30f, -1e-30f, std::numeric_limits<float>::infinity(),
                   -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
                   std::numeric_limits<float>::denorm_min()})
     xs.push_back(x);
@@ -69,4 +71,34 @@ TEST_CASE("erf_f32 is within 2 ulp of std erf over the whole float range") {
   CHECK(atto::cpu::erf_f32(-std::numeric_limits<float>::infinity()) == -1.0f);
   CHECK(std::isnan(atto::cpu::erf_f32(std::numeric_limits<float>::quiet_NaN())));
   CHECK(std::signbit(atto::cpu::erf_f32(-0.0f)));
+}
+
+TEST_CASE("tanh_f32 is within 2 ulp of std tanh over the whole float range") {
+  auto [worst, where] =
+      max_ulp_error([](float x) { return atto::cpu::tanh_f32(x); }, [](double x) { return std::tanh(x); });
+  INFO("worst at x = " << where);
+  CHECK(worst <= 2);
+  CHECK(atto::cpu::tanh_f32(std::numeric_limits<float>::infinity()) == 1.0f);
+  CHECK(atto::cpu::tanh_f32(-std::numeric_limits<float>::infinity()) == -1.0f);
+  CHECK(atto::cpu::tanh_f32(20.0f) == 1.0f);
+  CHECK(std::isnan(atto::cpu::tanh_f32(std::numeric_limits<float>::quiet_NaN())));
+  CHECK(std::signbit(atto::cpu::tanh_f32(-0.0f)));
+}
+
+TEST_CASE("sigmoid_f32 is within 2 ulp of 1 / (1 + exp(-x)) in double over the float range it does not flush") {
+  // From x = -88.7228 down, e^-x overflows float and the result is 0, as with std::exp in float (the
+  // exact value is then below 3e-39, a subnormal): compared from there up.
+  const std::vector<float> xs = test_floats();
+  int64_t worst = 0;
+  float where = 0;
+  for (float x : xs) {
+    if (x <= -88.7228394f) {
+      CHECK(atto::cpu::sigmoid_f32(x) == 0.0f);
+      continue;
+    }
+    const int64_t e = ulp_distance(atto::cpu::sigmoid_f32(x), float(1.0 / (1.0 + std::exp(-double(x)))));
+    if (e > worst) worst = e, where = x;
+  }
+  INFO("worst at x = " << where);
+  CHECK(worst <= 2);
 }
