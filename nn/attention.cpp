@@ -112,7 +112,10 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
 
   // Masks in PyTorch's convention, shaped to broadcast against the scores (N*H, L, S).
   Tensor attn = attn_mask, pad;
-  if (is_causal && !attn.defined()) {   // query i must not see keys j > i
+  // is_causal alone goes down as is_causal (attention's causal softmax needs no mask); combined with
+  // a key_padding_mask it becomes an explicit (L, S) mask merged with it.
+  const bool causal_only = is_causal && !attn.defined() && !key_padding_mask.defined();
+  if (is_causal && !attn.defined() && !causal_only) {   // query i must not see keys j > i
     Tensor i = arange(double(L), {.dtype = kInt64, .device = query.device()}).unsqueeze(1);   // (L, 1)
     Tensor j = arange(double(S), {.dtype = kInt64, .device = query.device()});                // (S)
     attn = gt(j, i);                                                                           // (L, S) bool
@@ -160,10 +163,10 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   if (!need_weights && !drop) {
     // No weights wanted: the same composite on the CPU, and on CUDA the fused kernels where they
     // apply (NOTE [ Fused attention on CUDA ] in autograd/functions/attention.cpp).
-    ctx = scaled_dot_product_attention(q, k, v, merge_masks(attn, pad), 0.0, false, std::nullopt, options.generator,
-                                       options.fully_masked_rows);
+    ctx = scaled_dot_product_attention(q, k, v, merge_masks(attn, pad), 0.0, causal_only, std::nullopt,
+                                       options.generator, options.fully_masked_rows);
   } else {
-    AttentionOutput a = attention_with_weights(q, k, v, merge_masks(attn, pad), 0.0, false, std::nullopt,
+    AttentionOutput a = attention_with_weights(q, k, v, merge_masks(attn, pad), 0.0, causal_only, std::nullopt,
                                                options.generator, options.fully_masked_rows);
     ctx = a.output;
     weights = a.weights;

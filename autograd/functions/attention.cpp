@@ -194,18 +194,13 @@ AttentionOutput attention_with_weights(const Tensor& q, const Tensor& k, const T
   ATTO_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0, "[{}] dropout_p must be in [0, 1], got {} (q {})", op, dropout_p,
              q.shape());
 
-  // Causal: query i sees keys j <= i -- PyTorch's ones(L, S).tril().
-  Tensor mask = attn_mask;   // (causal rows always see key 0: none is fully masked)
-  if (is_causal) {
-    Tensor i = arange(double(L), {.dtype = kInt64, .device = q.device()}).unsqueeze(1);   // (L, 1)
-    Tensor j = arange(double(S), {.dtype = kInt64, .device = q.device()});                // (S)
-    mask = ge(i, j);                                                                       // (L, S) bool
-  }
   const double s = scale.value_or(1.0 / std::sqrt(double(E)));
 
   Tensor scores = matmul(mul(q, s), k.transpose(-2, -1));             // (..., L, E) @ (..., E, S) -> (..., L, S)
-  scores = apply_mask(scores, mask);                                  // (..., L, S)
-  Tensor weights = masked_softmax(scores, attn_mask.defined(), fully_masked);   // (..., L, S), rows sum to 1
+  // Causal: query i sees keys j <= i -- PyTorch's ones(L, S).tril(). causal_softmax gives the other
+  // keys weight 0 without building a mask (and a causal row always sees key 0: none is fully masked).
+  Tensor weights = is_causal ? causal_softmax(scores)                  // (..., L, S), rows sum to 1
+                             : masked_softmax(apply_mask(scores, attn_mask), attn_mask.defined(), fully_masked);
   Tensor dropped = dropout(weights, dropout_p, true, gen);            // (..., L, S)
   Tensor out = matmul(dropped, v);                                    // (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
   return {out, weights};

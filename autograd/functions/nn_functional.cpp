@@ -2,9 +2,12 @@
 // forward and backward (tensor/cpu/softmax.h, tensor/cpu/layernorm.h) wrapped as differentiable ops.
 #include "autograd/functions/nn_functional.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "autograd/function.h"
+#include "autograd/functions/elementwise.h"
 #include "tensor/cpu/layernorm.h"
 #include "tensor/cpu/softmax.h"
 #include "tensor/dispatch.h"
@@ -60,6 +63,26 @@ template <bool Log> struct Softmax {
     });
     return {dx};
   }
+};
+
+// Softmax over the last dim of (..., L, S) with row i of each (L, S) block seeing keys j <= i only
+// (tensor/cpu/softmax.h, softmax_forward_causal): the CPU path of causal attention, the same bits as
+// softmax(masked_fill(x, j > i, -inf)) without the mask. The backward is softmax's.
+struct CausalSoftmax {
+  static constexpr const char* name = "CausalSoftmaxBackward";
+  using Saved = SoftmaxSaved;
+  static Tensor forward(Saved& s, const Tensor& x_in) {
+    const int64_t L = x_in.size(-2), S = x_in.size(-1);
+    s.l = {.outer = L == 0 ? 0 : x_in.numel() / std::max<int64_t>(S, 1), .n = S, .inner = 1};
+    Tensor x = x_in.contiguous();
+    Tensor y = empty_like(x);
+    visit_floating(x.dtype(), "causal_softmax", [&](auto tag) {
+      using T = decltype(tag);
+      if (x.numel() > 0) cpu::softmax_forward_causal<T>(x.data_ptr<T>(), y.data_ptr<T>(), s.l.outer, L, S);
+    });
+    return s.y = y;
+  }
+  static std::array<Tensor, 1> backward(Saved& s, const Tensor& dy) { return Softmax<false>::backward(s, dy); }
 };
 
 // ---- layer_norm ------------------------------------------------------------------------------------------
@@ -123,6 +146,17 @@ struct LayerNorm {
 
 Tensor softmax(const Tensor& x, int64_t dim) { return apply<Softmax<false>>(x, dim); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return apply<Softmax<true>>(x, dim); }
+
+Tensor causal_softmax(const Tensor& x) {
+  ATTO_CHECK(x.ndim() >= 2, "[causal_softmax] expected scores (..., L, S) with at least 2 dims, got {}", x.shape());
+  if (!x.device().is_cpu()) {   // the composite it stands for
+    const int64_t L = x.size(-2), S = x.size(-1);
+    Tensor i = arange(double(L), {.dtype = kInt64, .device = x.device()}).unsqueeze(1);   // (L, 1)
+    Tensor j = arange(double(S), {.dtype = kInt64, .device = x.device()});                // (S)
+    return softmax(masked_fill(x, gt(j, i), -INFINITY), -1);
+  }
+  return apply<CausalSoftmax>(x);
+}
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {

@@ -9,6 +9,10 @@ namespace atto {
 Tensor softmax(const Tensor& x, int64_t dim);
 // log(softmax(x, dim)), computed as x - max - log(sum(exp(x - max))): never log(0) for finite x.
 Tensor log_softmax(const Tensor& x, int64_t dim);
+// softmax over the last dim of scores (..., L, S) where query i sees keys j <= i only (PyTorch's
+// is_causal, ones(L, S).tril()); the hidden entries get weight 0. Equal, bit for bit, to
+// softmax(masked_fill(x, j > i, -inf), -1), without building or reading a mask.
+Tensor causal_softmax(const Tensor& x);
 
 // F.layer_norm: normalises over the last normalized_shape.size() dims, which must equal
 // normalized_shape; y = (x - mean) / sqrt(var + eps) * weight + bias with the biased variance.

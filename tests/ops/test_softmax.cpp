@@ -121,3 +121,34 @@ TEST_CASE("softmax rejects bad input with messages naming the op") {
   CHECK_THROWS_WITH_AS(softmax(zeros({3}, {.dtype = kInt64}), 0),
                        doctest::Contains("[softmax] expects a floating tensor"), atto::Error);
 }
+
+// ---- causal_softmax -----------------------------------------------------------------------------------
+
+using atto::testing::uniform;
+
+TEST_CASE("causal_softmax equals softmax of the -inf-filled scores, bit for bit, forward and backward") {
+  // L < S, L == S and L > S (rows past S see every key), float32 and float64, with a batch of heads.
+  for (auto [L, S] : {std::pair<int64_t, int64_t>{5, 9}, {37, 37}, {9, 4}})
+    for (DType dtype : {kFloat32, kFloat64}) {
+      CAPTURE(L);
+      CAPTURE(S);
+      CAPTURE(dtype);
+      Tensor x0 = uniform({3, 2, L, S}, -4, 4, 7, dtype), dy = uniform({3, 2, L, S}, -1, 1, 8, dtype);
+      Tensor hidden = gt(arange(double(S)), arange(double(L)).unsqueeze(1));   // (L, S): key j > query i
+      Tensor a = x0.detach().requires_grad_(), b = x0.detach().requires_grad_();
+      Tensor ya = causal_softmax(a), yb = softmax(masked_fill(b, hidden, -INFINITY), -1);
+      (ya * dy).sum().backward();
+      (yb * dy).sum().backward();
+      CHECK(ya.to_vector<double>() == yb.to_vector<double>());
+      CHECK(a.grad().to_vector<double>() == b.grad().to_vector<double>());
+      CHECK(std::string(ya.grad_fn()->name()) == "CausalSoftmaxBackward");
+    }
+}
+
+TEST_CASE("causal_softmax passes gradcheck and rejects a 1-d input") {
+  Tensor x = uniform({2, 6, 8}, -2, 2, 9).requires_grad_();
+  CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return causal_softmax(in[0]); }, {x});
+  CHECK_THROWS_WITH_AS(causal_softmax(zeros({4})),
+                       doctest::Contains("[causal_softmax] expected scores (..., L, S) with at least 2 dims, got [4]"),
+                       atto::Error);
+}
