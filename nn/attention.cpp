@@ -7,6 +7,7 @@
 #include "autograd/functions/elementwise.h"
 #include "autograd/functions/fused.h"
 #include "autograd/functions/matmul.h"
+#include "autograd/functions/nn_functional.h"
 #include "autograd/functions/reduce.h"
 #include "nn/init.h"
 
@@ -115,11 +116,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   // is_causal alone goes down as is_causal (attention's causal softmax needs no mask); combined with
   // a key_padding_mask it becomes an explicit (L, S) mask merged with it.
   const bool causal_only = is_causal && !attn.defined() && !key_padding_mask.defined();
-  if (is_causal && !attn.defined() && !causal_only) {   // query i must not see keys j > i
-    Tensor i = arange(double(L), {.dtype = kInt64, .device = query.device()}).unsqueeze(1);   // (L, 1)
-    Tensor j = arange(double(S), {.dtype = kInt64, .device = query.device()});                // (S)
-    attn = gt(j, i);                                                                           // (L, S) bool
-  }
+  if (is_causal && !attn.defined() && key_padding_mask.defined())   // query i must not see keys j > i
+    attn = causal_hidden_keys(L, S, query.device());                // (L, S) bool
   if (attn.defined()) {
     check_mask_dtype(attn, "attn_mask");
     bool ok = (attn.ndim() == 2 && attn.size(0) == L && attn.size(1) == S) ||

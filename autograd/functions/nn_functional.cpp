@@ -73,7 +73,7 @@ struct CausalSoftmax {
   using Saved = SoftmaxSaved;
   static Tensor forward(Saved& s, const Tensor& x_in) {
     const int64_t L = x_in.size(-2), S = x_in.size(-1);
-    s.l = {.outer = L == 0 ? 0 : x_in.numel() / std::max<int64_t>(S, 1), .n = S, .inner = 1};
+    s.l = {.outer = x_in.numel() / std::max<int64_t>(S, 1), .n = S, .inner = 1};   // rows of S
     Tensor x = x_in.contiguous();
     Tensor y = empty_like(x);
     visit_floating(x.dtype(), "causal_softmax", [&](auto tag) {
@@ -147,14 +147,16 @@ struct LayerNorm {
 Tensor softmax(const Tensor& x, int64_t dim) { return apply<Softmax<false>>(x, dim); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return apply<Softmax<true>>(x, dim); }
 
+Tensor causal_hidden_keys(int64_t L, int64_t S, Device device) {
+  Tensor i = arange(double(L), {.dtype = kInt64, .device = device}).unsqueeze(1);   // (L, 1)
+  Tensor j = arange(double(S), {.dtype = kInt64, .device = device});                // (S)
+  return gt(j, i);                                                                   // (L, S)
+}
+
 Tensor causal_softmax(const Tensor& x) {
   ATTO_CHECK(x.ndim() >= 2, "[causal_softmax] expected scores (..., L, S) with at least 2 dims, got {}", x.shape());
-  if (!x.device().is_cpu()) {   // the composite it stands for
-    const int64_t L = x.size(-2), S = x.size(-1);
-    Tensor i = arange(double(L), {.dtype = kInt64, .device = x.device()}).unsqueeze(1);   // (L, 1)
-    Tensor j = arange(double(S), {.dtype = kInt64, .device = x.device()});                // (S)
-    return softmax(masked_fill(x, gt(j, i), -INFINITY), -1);
-  }
+  if (!x.device().is_cpu())   // the composite it stands for
+    return softmax(masked_fill(x, causal_hidden_keys(x.size(-2), x.size(-1), x.device()), -INFINITY), -1);
   return apply<CausalSoftmax>(x);
 }
 

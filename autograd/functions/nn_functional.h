@@ -13,6 +13,8 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // is_causal, ones(L, S).tril()); the hidden entries get weight 0. Equal, bit for bit, to
 // softmax(masked_fill(x, j > i, -inf), -1), without building or reading a mask.
 Tensor causal_softmax(const Tensor& x);
+// The keys is_causal hides: (L, S) bool on `device`, true where key j > query i.
+Tensor causal_hidden_keys(int64_t L, int64_t S, Device device);
 
 // F.layer_norm: normalises over the last normalized_shape.size() dims, which must equal
 // normalized_shape; y = (x - mean) / sqrt(var + eps) * weight + bias with the biased variance.

@@ -16,20 +16,15 @@
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/loops.h"   // run_loop
 #include "tensor/cpu/parallel_for.h"
-#include "tensor/cpu/vec_math.h"
+#include "tensor/elementwise_fns.h"
 
 namespace atto::cpu {
 
-// The float versions are the vectorisable ones of vec_math.h; with `vectorized` the cell loops run
-// 8 or 16 columns at a time (NOTE [ CPU vector width ]).
-template <class T> [[gnu::always_inline]] inline T sigmoid_of(T x) {
-  if constexpr (std::is_same_v<T, float>) return sigmoid_f32(x);
-  else return T(1) / (T(1) + std::exp(-x));
-}
-template <class T> [[gnu::always_inline]] inline T tanh_of(T x) {
-  if constexpr (std::is_same_v<T, float>) return tanh_f32(x);
-  else return std::tanh(x);
-}
+// The gates use the formulas of the sigmoid and tanh ops (tensor/elementwise_fns.h): for float the
+// vectorisable exp/tanh of vec_math.h, so with `vectorized` the cell loops run 8 or 16 columns at a
+// time (NOTE [ CPU vector width ]), and the fused cell agrees bit for bit with the composite.
+template <class T> [[gnu::always_inline]] inline T sigmoid_of(T x) { return fns::Sigmoid{}.fwd(x); }
+template <class T> [[gnu::always_inline]] inline T tanh_of(T x) { return fns::Tanh{}.fwd(x); }
 
 // One batch row of the cell, columns j < H. Every array the loop touches is its own __restrict
 // pointer indexed by j alone: GCC vectorises that form, but neither a[k * H + j] ("complicated access
@@ -93,8 +88,8 @@ void lstm_pointwise_backward(const T* act, const T* c, const T* dy, T* dgates, T
         const T* a = act + b * 5 * H;
         const T* d = dy + b * 2 * H;
         T* dg = dgates + b * 4 * H;
-        lstm_cell_columns_backward(a, a + H, a + 2 * H, a + 3 * H, a + 4 * H, c + b * H, d, d + H, dg, dg + H, dg + 2 * H,
-                                   dg + 3 * H, dc + b * H, H);
+        lstm_cell_columns_backward(a, a + H, a + 2 * H, a + 3 * H, a + 4 * H, c + b * H, d, d + H, dg, dg + H,
+                                   dg + 2 * H, dg + 3 * H, dc + b * H, H);
       }
     });
   });

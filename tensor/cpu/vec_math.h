@@ -9,7 +9,6 @@
 //                1 - exp(Q(|x|)) further out, computed both and selected).
 //   tanh_f32(x)  tanh(x) within a few ulp (x + x^3 P(x^2) below 0.625, the Cephes tanhf polynomial;
 //                1 - 2 / (e^(2|x|) + 1) above, with x's sign).
-//   sigmoid_f32(x)  1 / (1 + e^-x) with exp_f32 (0 below x = -88.72, as with std::exp in float).
 //
 // The tests (tests/tensor/test_vec_math.cpp) compare each with the double-precision std:: functions over
 // the whole float range. Always inlined: a call in a loop stops its vectorisation. Twin: none (CUDA
@@ -110,7 +109,5 @@ namespace atto::cpu {
   const bool nan = abs_bits > 0x7f800000;
   return select(abs_bits < float_bits(0.625f) || nan, small, select(bits < 0, -big, big));
 }
-
-[[gnu::always_inline]] inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
 
 }  // namespace atto::cpu
