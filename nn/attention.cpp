@@ -52,19 +52,19 @@ void MultiheadAttention::reset_parameters() {
 
 namespace {
 
-// NOTE [ MultiheadAttention masks ]: merges attn_mask (L, S) or (N*H, L, S) and the key padding mask
-// (N*H, 1, S), both in PyTorch's convention (bool true / float -inf = not allowed), into one mask for
+// NOTE [ MultiheadAttention masks ]: merges attn_mask (L, S) or (N, H, L, S) and the key padding mask
+// (N, 1, 1, S), both in PyTorch's convention (bool true / float -inf = not allowed), into one mask for
 // attention_with_weights, whose bool convention is the opposite (true = allowed).
 Tensor merge_masks(const Tensor& attn, const Tensor& pad) {
   Tensor m;
   if (!attn.defined() || !pad.defined()) {
     m = attn.defined() ? attn : pad;
   } else if (attn.dtype() == kBool && pad.dtype() == kBool) {
-    m = logical_or(attn, pad);                     // (N*H, L, S)
+    m = logical_or(attn, pad);                     // (N, 1 or H, L, S)
   } else if (attn.dtype() == kBool) {
-    m = where(attn, Scalar(-INFINITY), pad);       // (N*H, L, S) float
+    m = where(attn, Scalar(-INFINITY), pad);       // (N, 1 or H, L, S) float
   } else if (pad.dtype() == kBool) {
-    m = where(pad, Scalar(-INFINITY), attn);       // (N*H, L, S) float
+    m = where(pad, Scalar(-INFINITY), attn);       // (N, 1 or H, L, S) float
   } else {
     m = add(attn, pad);
   }
@@ -91,27 +91,24 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
              "[MultiheadAttention] expected last dims embed_dim {}, kdim {}, vdim {}; got query {}, key {}, value {}", E,
              options.kdim, options.vdim, query.shape(), key.shape(), value.shape());
 
-  // Seq-first, batched: (L, N, E), (S, N, kdim), (S, N, vdim).
+  // Batched, in the caller's layout: seq-first (L, N, E), (S, N, kdim), (S, N, vdim), or batch-first
+  // (N, L, E), ... Nothing is transposed: the heads are views of the projections in this layout.
   Tensor q_in = query, k_in = key, v_in = value, pad_in = key_padding_mask;
-  if (!batched) {
+  if (!batched) {                                      // (L, E) is seq-first with N = 1
     q_in = query.unsqueeze(1);
     k_in = key.unsqueeze(1);
     v_in = value.unsqueeze(1);
     if (pad_in.defined()) pad_in = pad_in.unsqueeze(0);
-  } else if (options.batch_first && query.is_same(key) && key.is_same(value)) {
-    q_in = k_in = v_in = query.transpose(0, 1).contiguous();   // self-attention: one seq-first copy for all three
-  } else if (options.batch_first) {
-    q_in = query.transpose(0, 1);
-    k_in = key.transpose(0, 1);
-    v_in = value.transpose(0, 1);
   }
-  const int64_t L = q_in.size(0), N = q_in.size(1), S = k_in.size(0);
-  ATTO_CHECK(k_in.size(0) == v_in.size(0) && k_in.size(1) == N && v_in.size(1) == N,
+  const bool batch_dim_first = batched && options.batch_first;
+  const int bd = batch_dim_first ? 0 : 1, sd = 1 - bd;   // the batch dim and the sequence dim
+  const int64_t L = q_in.size(sd), N = q_in.size(bd), S = k_in.size(sd);
+  ATTO_CHECK(k_in.size(sd) == v_in.size(sd) && k_in.size(bd) == N && v_in.size(bd) == N,
              "[MultiheadAttention] key and value must have the same sequence length and query's batch size: query {}, "
              "key {}, value {}",
              query.shape(), key.shape(), value.shape());
 
-  // Masks in PyTorch's convention, shaped to broadcast against the scores (N*H, L, S).
+  // Masks in PyTorch's convention, shaped to broadcast against the scores (N, H, L, S).
   Tensor attn = attn_mask, pad;
   // is_causal alone goes down as is_causal (attention's causal softmax needs no mask); combined with
   // a key_padding_mask it becomes an explicit (L, S) mask merged with it.
@@ -124,17 +121,20 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
               (attn.ndim() == 3 && attn.size(0) == N * H && attn.size(1) == L && attn.size(2) == S);
     ATTO_CHECK(ok, "[MultiheadAttention] attn_mask must be (L, S) = ({}, {}) or (N * num_heads, L, S) = ({}, {}, {}), got {}",
                L, S, N * H, L, S, attn.shape());
+    if (attn.ndim() == 3) attn = attn.reshape({N, H, L, S});      // row n * H + h is batch n, head h
     if (attn.is_floating_point()) attn = attn.to(query.dtype());
   }
   if (pad_in.defined()) {
     check_mask_dtype(pad_in, "key_padding_mask");
     ATTO_CHECK(pad_in.ndim() == 2 && pad_in.size(0) == N && pad_in.size(1) == S,
                "[MultiheadAttention] key_padding_mask must be (N, S) = ({}, {}), got {}", N, S, key_padding_mask.shape());
-    pad = pad_in.reshape({N, 1, 1, S}).expand({N, H, 1, S}).reshape({N * H, 1, S});   // (N*H, 1, S)
+    pad = pad_in.reshape({N, 1, 1, S});                            // every head, every query
     if (pad.is_floating_point()) pad = pad.to(query.dtype());
   }
 
-  // 1. Project: the q, k, v weights are the three row blocks of in_proj_weight, or separate.
+  // 1. Project: the q, k, v weights are the three row blocks of in_proj_weight, or separate. q is
+  // scaled here by 1/sqrt(hd), as PyTorch does, rather than inside the attention: scaled in place
+  // of a head view it would come back as a copy.
   Tensor wq = q_proj_weight, wk = k_proj_weight, wv = v_proj_weight, bq, bk, bv;
   if (in_proj_weight.defined()) {
     wq = in_proj_weight.narrow(0, 0, E);
@@ -146,25 +146,30 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
     bk = in_proj_bias.narrow(0, E, E);
     bv = in_proj_bias.narrow(0, 2 * E, E);
   }
-  Tensor q = linear(q_in, wq, bq);   // (L, N, E)
-  Tensor k = linear(k_in, wk, bk);   // (S, N, E)
-  Tensor v = linear(v_in, wv, bv);   // (S, N, E)
+  Tensor q = mul(linear(q_in, wq, bq), 1.0 / std::sqrt(double(hd)));   // (L, N, E) or (N, L, E)
+  Tensor k = linear(k_in, wk, bk);                                      // (S, N, E) or (N, S, E)
+  Tensor v = linear(v_in, wv, bv);                                      // (S, N, E) or (N, S, E)
 
-  // 2. Split heads: feature block h of batch element n becomes batch row n * H + h.
-  q = q.reshape({L, N * H, hd}).transpose(0, 1);   // (N*H, L, hd)
-  k = k.reshape({S, N * H, hd}).transpose(0, 1);   // (N*H, S, hd)
-  v = v.reshape({S, N * H, hd}).transpose(0, 1);   // (N*H, S, hd)
+  // 2. Split heads: features [h * hd, (h + 1) * hd) are head h. Views, no copies: gemm reads the
+  // heads in place, and matmul's backward writes their gradients in this layout.
+  auto split_heads = [&](const Tensor& t) {                    // -> (N, H, len, hd)
+    Tensor t4 = t.reshape({t.size(0), t.size(1), H, hd});      // (len, N, H, hd) or (N, len, H, hd)
+    return batch_dim_first ? t4.permute({0, 2, 1, 3}) : t4.permute({1, 2, 0, 3});
+  };
+  q = split_heads(q);   // (N, H, L, hd)
+  k = split_heads(k);   // (N, H, S, hd)
+  v = split_heads(v);   // (N, H, S, hd)
 
-  // 3. Attention per head: dropout(softmax(q k^T / sqrt(hd) + mask)) v.
+  // 3. Attention per head: dropout(softmax(q k^T + mask)) v.
   const bool drop = is_training() && options.dropout > 0;
-  Tensor ctx, weights;   // ctx (N*H, L, hd), weights (N*H, L, S)
+  Tensor ctx, weights;   // ctx (N, H, L, hd), weights (N, H, L, S)
   if (!need_weights && !drop) {
     // No weights wanted: the same composite on the CPU, and on CUDA the fused kernels where they
     // apply (NOTE [ Fused attention on CUDA ] in autograd/functions/attention.cpp).
-    ctx = scaled_dot_product_attention(q, k, v, merge_masks(attn, pad), 0.0, causal_only, std::nullopt,
-                                       options.generator, options.fully_masked_rows);
+    ctx = scaled_dot_product_attention(q, k, v, merge_masks(attn, pad), 0.0, causal_only, 1.0, options.generator,
+                                       options.fully_masked_rows);
   } else {
-    AttentionOutput a = attention_with_weights(q, k, v, merge_masks(attn, pad), 0.0, causal_only, std::nullopt,
+    AttentionOutput a = attention_with_weights(q, k, v, merge_masks(attn, pad), 0.0, causal_only, 1.0,
                                                options.generator, options.fully_masked_rows);
     ctx = a.output;
     weights = a.weights;
@@ -172,19 +177,17 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   if (drop) {
     // PyTorch returns the weights after dropout, attention_with_weights before: drop them here
     // and redo the product with v.
-    weights = dropout(weights, options.dropout, true, options.generator);   // (N*H, L, S)
-    ctx = matmul(weights, v);                                                // (N*H, L, hd)
+    weights = dropout(weights, options.dropout, true, options.generator);   // (N, H, L, S)
+    ctx = matmul(weights, v);                                                // (N, H, L, hd)
   }
 
-  // 4. Merge heads and project.
-  Tensor out = ctx.transpose(0, 1).reshape({L, N, E});          // (L, N, E)
-  out = linear(out, out_proj->weight, out_proj->bias);          // (L, N, E)
-
+  // 4. Merge heads (the one copy) and project, back in the caller's layout.
+  Tensor out = batch_dim_first ? ctx.permute({0, 2, 1, 3}).reshape({N, L, E})    // (N, L, E)
+                               : ctx.permute({2, 0, 1, 3}).reshape({L, N, E});   // (L, N, E)
+  out = linear(out, out_proj->weight, out_proj->bias);
   if (!batched) out = out.squeeze(1);                           // (L, E)
-  else if (options.batch_first) out = out.transpose(0, 1);      // (N, L, E)
 
   if (!need_weights) return {out, Tensor()};
-  weights = weights.reshape({N, H, L, S});                      // (N, H, L, S)
   if (average_attn_weights) weights = mean(weights, {1});       // (N, L, S)
   if (!batched) weights = weights.squeeze(0);                   // (L, S) or (H, L, S)
   return {out, weights};

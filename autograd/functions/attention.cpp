@@ -196,7 +196,8 @@ AttentionOutput attention_with_weights(const Tensor& q, const Tensor& k, const T
 
   const double s = scale.value_or(1.0 / std::sqrt(double(E)));
 
-  Tensor scores = matmul(mul(q, s), k.transpose(-2, -1));             // (..., L, E) @ (..., E, S) -> (..., L, S)
+  const Tensor q_scaled = s == 1.0 ? q : mul(q, s);                   // (..., L, E); 1.0: scaled by the caller
+  Tensor scores = matmul(q_scaled, k.transpose(-2, -1));              // (..., L, E) @ (..., E, S) -> (..., L, S)
   // Causal: query i sees keys j <= i -- PyTorch's ones(L, S).tril(). causal_softmax gives the other
   // keys weight 0 without building a mask (and a causal row always sees key 0: none is fully masked).
   Tensor weights = is_causal ? causal_softmax(scores)                  // (..., L, S), rows sum to 1

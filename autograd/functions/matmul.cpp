@@ -3,8 +3,10 @@
 // around it with views, and linear is matmul plus a bias.
 #include "autograd/functions/matmul.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
+#include <vector>
 
 #include "autograd/function.h"
 #include "autograd/functions/broadcast.h"
@@ -81,33 +83,80 @@ std::optional<int64_t> merged_row_stride(const Tensor& a) {
   return first ? std::max<int64_t>(1, a.shape()[a.ndim() - 1]) : stride;
 }
 
-// C = A @ B for A [..., M, K], B [..., K, N], C contiguous [batch..., M, N].
+// x with its leading (batch and row) dims reordered by `order`; the last dim stays last.
+Tensor permute_leading(const Tensor& x, std::vector<int64_t> order) {
+  order.push_back(x.ndim() - 1);
+  return x.permute(order);
+}
+
+// C = A @ B for A [..., M, K], B [..., K, N] into c [batch..., M, N], whose columns are adjacent
+// (c.stride(-1) == 1 or N == 1) and whose rows and batch dims may have any strides: a fresh
+// contiguous output, or a gradient laid out as its input (product_in_layout below).
 template <class T> void run_matmul(const Tensor& a, const Tensor& b, Tensor& c, const Shape& batch, int64_t M,
                                    int64_t N, int64_t K) {
+  const int nd = c.ndim();
   // B is one matrix and A's batch dims fold into its rows: a single [batch * M, K] @ [K, N] gemm.
-  // When A's memory does not allow that (a transposed (L, N, E) activation, say), A is copied
-  // first: the copy costs 1/N of the gemm, and one big gemm runs far faster than batch.numel()
-  // small ones of M rows each.
+  // The rows are taken in C's memory order (A's leading dims permuted alike), so C's rows merge;
+  // when A's memory does not allow that (a transposed (L, N, E) activation into a contiguous C, say),
+  // A is copied first: the copy costs 1/N of the gemm, and one big gemm runs far faster than
+  // batch.numel() small ones of M rows each.
   if (b.ndim() == 2 && a.ndim() > 2) {
-    const Tensor a_rows = merged_row_stride(a) ? a : a.contiguous();
-    if (auto rs = merged_row_stride(a_rows)) {
+    std::vector<int64_t> order(size_t(nd - 1));
+    for (int d = 0; d < nd - 1; ++d) order[d] = d;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return c.strides()[x] > c.strides()[y]; });
+    const Tensor c_rows = permute_leading(c, order), a_perm = permute_leading(a, order);
+    const Tensor a_rows = merged_row_stride(a_perm) ? a_perm : a_perm.contiguous();
+    auto ra = merged_row_stride(a_rows), rc = merged_row_stride(c_rows);
+    if (ra && rc) {
       int64_t rows = batch.numel() * M;
-      if (auto la = blas_layout(rows, K, *rs, a_rows.strides()[a_rows.ndim() - 1])) {
+      if (auto la = blas_layout(rows, K, *ra, a_rows.strides()[nd - 1])) {
         Operand ob = prepare(b, {});
         ATTO_ON_DEVICE(c.device(), gemm<T>, la->trans, ob.layout.trans, rows, N, K, T(1), a_rows.data_ptr<T>(),
-                       la->ld, ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), N);
+                       la->ld, ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), std::max(*rc, N));
         return;
       }
     }
   }
   Operand oa = prepare(a, batch), ob = prepare(b, batch);
-  cpu::GemmBatch gb{batch, oa.batch_strides, ob.batch_strides, contiguous_strides(batch)};
-  for (int64_t& s : gb.stride_c) s *= M * N;
+  Strides stride_c = Shape::filled(batch.size(), 0);
+  for (int d = 0; d < batch.size(); ++d) stride_c[d] = c.strides()[d];
+  const int64_t ldc = M <= 1 ? std::max<int64_t>(1, N) : c.strides()[nd - 2];
+  cpu::GemmBatch gb{batch, oa.batch_strides, ob.batch_strides, stride_c};
   ATTO_ON_DEVICE(c.device(), gemm_batched<T>, gb, oa.layout.trans, ob.layout.trans, M, N, K, T(1),
-                 oa.t.data_ptr<T>(), oa.layout.ld, ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), N);
+                 oa.t.data_ptr<T>(), oa.layout.ld, ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), ldc);
 }
 
 Shape batch_of(const Tensor& x) { return Shape(std::span<const int64_t>(x.shape().begin(), x.ndim() - 2)); }
+Shape batch_of(const Shape& s) { return Shape(std::span<const int64_t>(s.begin(), s.size() - 2)); }
+
+// c = a @ b for a c of the full [batch..., M, N] shape: a row-major c directly, a column-major
+// one (a transposed view) as c^T = b^T @ a^T.
+void write_product(const Tensor& a, const Tensor& b, Tensor c) {
+  Tensor x = a, y = b;
+  if (c.size(-1) > 1 && c.stride(-1) != 1) {
+    x = b.transpose(-1, -2);
+    y = a.transpose(-1, -2);
+    c = c.transpose(-1, -2);
+  }
+  const int64_t M = x.shape()[x.ndim() - 2], K = x.shape()[x.ndim() - 1], N = y.shape()[y.ndim() - 1];
+  if (c.numel() > 0)
+    visit_floating(x.dtype(), "matmul", [&](auto tag) {
+      run_matmul<decltype(tag)>(x, y, c, batch_of(c), M, N, K);
+    });
+}
+
+// The gradient of an input of shape `shape` and strides `strides`: x @ y, summed over the batch
+// dims broadcasting stretched (sum_to); when none was stretched, written in the input's own memory
+// layout, so a transposed or head-split view gets its gradient without a copy on the way back.
+Tensor product_in_layout(const Tensor& x, const Tensor& y, const Shape& shape, const Strides& strides) {
+  if (broadcast_shapes(batch_of(x), batch_of(y), "matmul") != batch_of(shape)) return sum_to(matmul(x, y), shape);
+  const TensorOptions opts{.dtype = x.dtype(), .device = x.device()};
+  Tensor out = empty_with_layout(shape, strides, opts);
+  auto adjacent = [&](int64_t d) { return out.size(d) <= 1 || out.stride(d) == 1; };
+  if (!adjacent(-1) && !adjacent(-2)) out = empty(shape, opts);   // gemm writes a row- or column-major matrix
+  write_product(x, y, out);
+  return out;
+}
 
 // C = A @ B over broadcast batch dims; A and B have >= 2 dims, checked by the callers.
 struct MatMul {
@@ -115,6 +164,7 @@ struct MatMul {
   struct Saved : SavedBase {
     Tensor a, b;   // a is kept only for dB, b only for dA
     Shape a_shape, b_shape;
+    Strides a_strides, b_strides;
   };
   static Tensor forward(Saved& s, const Tensor& a, const Tensor& b) {
     const int64_t M = a.shape()[a.ndim() - 2], K = a.shape()[a.ndim() - 1], N = b.shape()[b.ndim() - 1];
@@ -127,22 +177,26 @@ struct MatMul {
       visit_floating(a.dtype(), "matmul", [&](auto tag) { run_matmul<decltype(tag)>(a, b, c, batch, M, N, K); });
     s.a_shape = a.shape();
     s.b_shape = b.shape();
+    s.a_strides = a.strides();
+    s.b_strides = b.strides();
     if (s.needs_input_grad(1)) s.a = a;
     if (s.needs_input_grad(0)) s.b = b;
     return c;
   }
   // forward: C = A @ B  =>  dA = dC @ B^T,  dB = A^T @ dC, each summed over the batch dims that
-  // broadcasting stretched (sum_to). The transposes are views: gemm reads them in place.
+  // broadcasting stretched. The transposes are views: gemm reads them in place, and writes each
+  // gradient in its input's layout (product_in_layout).
   static std::array<Tensor, 2> backward(Saved& s, const Tensor& dc) {
     std::array<Tensor, 2> g;
-    if (s.needs_input_grad(0)) g[0] = sum_to(matmul(dc, s.b.transpose(-1, -2)), s.a_shape);
+    if (s.needs_input_grad(0)) g[0] = product_in_layout(dc, s.b.transpose(-1, -2), s.a_shape, s.a_strides);
     if (s.needs_input_grad(1)) {
       if (s.b_shape.size() == 2 && s.a_shape.size() > 2) {   // sum over the batch inside one gemm
         int64_t rows = 1;   // batch * M, spelled out so that K == 0 or N == 0 still works
         for (int d = 0; d + 1 < s.a_shape.size(); ++d) rows *= s.a_shape[d];
-        g[1] = matmul(s.a.reshape({rows, s.a_shape.back()}).t(), dc.reshape({rows, s.b_shape.back()}));
+        g[1] = product_in_layout(s.a.reshape({rows, s.a_shape.back()}).t(), dc.reshape({rows, s.b_shape.back()}),
+                                 s.b_shape, s.b_strides);
       } else {
-        g[1] = sum_to(matmul(s.a.transpose(-1, -2), dc), s.b_shape);
+        g[1] = product_in_layout(s.a.transpose(-1, -2), dc, s.b_shape, s.b_strides);
       }
     }
     return g;

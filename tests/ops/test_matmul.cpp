@@ -1,6 +1,7 @@
 // tests/ops/test_matmul.cpp -- matmul / bmm / linear against PyTorch (tools/gen_ref_matmul.py),
 // gradcheck, strided and broadcast operands, the built-in gemm against the naive reference, thread
 // determinism, errors.
+#include <algorithm>
 #include <numeric>
 
 #include "reference/matmul.h"
@@ -157,6 +158,51 @@ TEST_CASE("broadcast batch dims read the same matrix without copying it and matc
   CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, {a, b});
   CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return matmul(in[0].t().expand({5, 3, 4}), in[1]); },
                   {m, b});
+}
+
+TEST_CASE("matmul writes each gradient in its input's memory layout, with the contiguous operands' values") {
+  for (DType dt : {kFloat32, kFloat64}) {
+    CAPTURE(dt);
+    // Head-split views as MultiheadAttention makes them: (N, L, H * hd) -> q (N, H, L, hd), and k
+    // (N, S, H * hd) -> k^T (N, H, hd, S); plus a linear layer on a transposed (L, N, E) activation.
+    Tensor qs = uniform({2, 5, 12}, -1, 1, 40, dt), ks = uniform({2, 6, 12}, -1, 1, 41, dt);
+    Tensor xs = uniform({3, 4, 6}, -1, 1, 42, dt), w = uniform({5, 6}, -1, 1, 43, dt);
+    auto run = [&](bool contiguous_operands) {
+      Tensor qg = qs.detach().requires_grad_(), kg = ks.detach().requires_grad_();
+      Tensor xg = xs.detach().requires_grad_(), wg = w.detach().requires_grad_();
+      Tensor q = qg.reshape({2, 5, 3, 4}).permute({0, 2, 1, 3});    // (2, 3, 5, 4)
+      Tensor kt = kg.reshape({2, 6, 3, 4}).permute({0, 2, 3, 1});   // (2, 3, 4, 6)
+      Tensor x = xg.transpose(0, 1);                                 // (4, 3, 6), memory (3, 4, 6)
+      Tensor wt = wg.t();                                            // (6, 5), column-major
+      if (contiguous_operands) {
+        q = q.contiguous();
+        kt = kt.contiguous();
+        x = x.contiguous();
+        wt = wt.contiguous();
+      }
+      std::vector<Strides> seen;   // the layouts of dq, dk^T, dx and dw^T as matmul's backward made them
+      for (Tensor t : {q, kt, x, wt}) t.register_hook([&seen](const Tensor& g) {
+        seen.push_back(g.strides());
+        return Tensor();
+      });
+      Tensor y1 = matmul(q, kt), y2 = matmul(x, wt);
+      (mul(y1, uniform(y1.shape(), -1, 1, 44, dt)).sum() + mul(y2, uniform(y2.shape(), -1, 1, 45, dt)).sum())
+          .backward();
+      if (!contiguous_operands) {
+        REQUIRE(seen.size() == 4);
+        for (Tensor t : {q, kt, x, wt})
+          CHECK(std::find(seen.begin(), seen.end(), t.strides()) != seen.end());
+      }
+      return std::vector<Tensor>{qg.grad(), kg.grad(), xg.grad(), wg.grad()};
+    };
+    std::vector<Tensor> views = run(false), copies = run(true);
+    for (int i = 0; i < 4; ++i) CHECK_ALLCLOSE(views[i], copies[i], 1e-12, 1e-12);
+  }
+  // The layout of a fresh buffer: a permutation of dense memory is kept, anything else is contiguous.
+  Tensor p = empty({4, 3, 5}).permute({2, 0, 1});
+  CHECK(empty_with_layout_of(p, {}).strides() == p.strides());
+  CHECK(empty_with_layout_of(empty({4, 6}).slice(1, 0, 6, 2), {}).is_contiguous());
+  CHECK(empty_with_layout_of(empty({1, 5}).expand({3, 5}), {}).is_contiguous());
 }
 
 TEST_CASE("a gradient that is not needed is not computed") {
