@@ -49,6 +49,27 @@ template <class A, class Term> [[gnu::always_inline]] inline A sum_lanes(int64_t
   return sum;
 }
 
+// max_j x_j over a contiguous row of n >= 1, NaN if any x_j is NaN; in kLanes interleaved running
+// maxima so that it vectorises (one running max is a serial chain of compares). The maximum of a set
+// is one of its elements whatever the order, so the lanes change no bit of the softmax (a +0 / -0
+// tie may pick the other zero; x - m and exp(x - m) are then the same).
+template <class T> [[gnu::always_inline]] inline T max_lanes(const T* x, int64_t n) {
+  constexpr int64_t kLanes = 16;
+  auto pick = [](T m, T v) ATTO_INLINE_LOOP { return v > m || v != v ? v : m; };
+  T m = x[0];
+  int64_t j = 1;
+  if (n >= 2 * kLanes) {
+    T lane[kLanes];
+    for (int64_t l = 0; l < kLanes; ++l) lane[l] = x[l];
+    for (j = kLanes; j + kLanes <= n; j += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l) lane[l] = pick(lane[l], x[j + l]);
+    m = lane[0];
+    for (int64_t l = 1; l < kLanes; ++l) m = pick(m, lane[l]);
+  }
+  for (; j < n; ++j) m = pick(m, x[j]);
+  return m;
+}
+
 // softmax:      y_j = exp(x_j - m) / sum_k exp(x_k - m)
 // log_softmax:  y_j = x_j - m - log(sum_k exp(x_k - m))
 // with m = max_k x_k, so no exp overflows (the result is the same for any shift m). A contiguous
@@ -59,9 +80,13 @@ template <class T, bool Log> void softmax_forward_impl(const T* x, T* y, int64_t
     const T* xl = x + base;
     T* yl = y + base;
     T m = xl[0];
-    for (int64_t j = 1; j < n; ++j) {
-      T v = xl[j * inner];
-      if (v > m || v != v) m = v;
+    if (inner == 1) {
+      m = max_lanes(xl, n);
+    } else {
+      for (int64_t j = 1; j < n; ++j) {
+        T v = xl[j * inner];
+        if (v > m || v != v) m = v;
+      }
     }
     A sum = 0;
     if (inner == 1) {
@@ -118,9 +143,7 @@ template <class T> void softmax_forward_causal(const T* x, T* y, int64_t rows, i
     const int64_t visible = std::min<int64_t>(base / S % L + 1, S);
     const T* xl = x + base;
     T* yl = y + base;
-    T m = xl[0];
-    for (int64_t j = 1; j < visible; ++j)
-      if (xl[j] > m || xl[j] != xl[j]) m = xl[j];
+    const T m = max_lanes(xl, visible);
     for (int64_t j = 0; j < visible; ++j) yl[j] = softmax_exp(xl[j] - m);
     const A sum = sum_lanes<A>(visible, [&](int64_t j) ATTO_INLINE_LOOP { return A(yl[j]); });
     const T inv = T(A(1) / sum);

@@ -68,6 +68,36 @@ TEST_CASE("softmax is stable for large inputs and gives 0 at -inf entries") {
   }
 }
 
+TEST_CASE("softmax rows of every length find their maximum wherever it is and give NaN rows for a NaN") {
+  // Rows of 32 or more entries take their maximum in 16 running lanes: the maximum may sit in any
+  // lane or in the tail, and a NaN anywhere must still make the whole row NaN (as PyTorch).
+  for (int64_t n : {1, 2, 15, 16, 17, 31, 32, 33, 47, 64, 100, 129}) {
+    for (int64_t at : {int64_t(0), n / 2, n - 1}) {
+      CAPTURE(n);
+      CAPTURE(at);
+      std::vector<double> row(static_cast<size_t>(n));
+      for (int64_t j = 0; j < n; ++j) row[j] = -40.0 + 0.37 * double((j * 7) % 23);
+      row[at] = 60.0;   // exp(x - 0) overflows in float: only the true maximum keeps the row finite
+      std::vector<double> want(row.size());
+      double sum = 0;
+      for (int64_t j = 0; j < n; ++j) sum += want[j] = std::exp(row[j] - 60.0);
+      for (double& w : want) w /= sum;
+      Tensor x = from_vector<double>(row).to(kFloat32);
+      CHECK_ALLCLOSE(softmax(x, 0), want, 1e-6, 1e-7);
+      CHECK_ALLCLOSE(log_softmax(x, 0), log(from_vector<double>(want)), 1e-5, 1e-6);
+      row[at] = NAN;
+      for (Tensor y : {softmax(from_vector<double>(row).to(kFloat32), 0),
+                       log_softmax(from_vector<double>(row).to(kFloat32), 0), softmax(from_vector<double>(row), 0)})
+        for (double v : y.to_vector<double>()) CHECK(std::isnan(v));
+    }
+  }
+  // The causal rows see 1 .. 40 keys: the last row's maximum is its last visible entry.
+  Tensor scores = testing::uniform({40, 40}, -1, 1, 3);
+  Tensor boosted = add(scores, mul(eye(40, {}, {.dtype = kFloat64}), 50.0)).to(kFloat32);
+  Tensor w = causal_softmax(boosted);
+  CHECK_ALLCLOSE(w, causal_softmax(boosted.to(kFloat64)), 1e-6, 1e-7);
+}
+
 TEST_CASE("softmax and log_softmax pass gradcheck on every dim") {
   Tensor x = testing::uniform({3, 4, 5}, -3.0, 3.0, 31);
   for (int64_t dim : {0, 1, 2, -1, -2}) {
