@@ -92,8 +92,9 @@ Tensor permute_leading(const Tensor& x, std::vector<int64_t> order) {
 // C = A @ B for A [..., M, K], B [..., K, N] into c [batch..., M, N], whose columns are adjacent
 // (c.stride(-1) == 1 or N == 1) and whose rows and batch dims may have any strides: a fresh
 // contiguous output, or a gradient laid out as its input (product_in_layout below).
+// beta = 1 adds the product to what c holds (linear's bias).
 template <class T> void run_matmul(const Tensor& a, const Tensor& b, Tensor& c, const Shape& batch, int64_t M,
-                                   int64_t N, int64_t K) {
+                                   int64_t N, int64_t K, T beta = T(0)) {
   const int nd = c.ndim();
   // B is one matrix and A's batch dims fold into its rows: a single [batch * M, K] @ [K, N] gemm.
   // The rows are taken in C's memory order (A's leading dims permuted alike), so C's rows merge;
@@ -112,7 +113,7 @@ template <class T> void run_matmul(const Tensor& a, const Tensor& b, Tensor& c, 
       if (auto la = blas_layout(rows, K, *ra, a_rows.strides()[nd - 1])) {
         Operand ob = prepare(b, {});
         ATTO_ON_DEVICE(c.device(), gemm<T>, la->trans, ob.layout.trans, rows, N, K, T(1), a_rows.data_ptr<T>(),
-                       la->ld, ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), std::max(*rc, N));
+                       la->ld, ob.t.data_ptr<T>(), ob.layout.ld, beta, c.data_ptr<T>(), std::max(*rc, N));
         return;
       }
     }
@@ -123,7 +124,7 @@ template <class T> void run_matmul(const Tensor& a, const Tensor& b, Tensor& c, 
   const int64_t ldc = M <= 1 ? std::max<int64_t>(1, N) : c.strides()[nd - 2];
   cpu::GemmBatch gb{batch, oa.batch_strides, ob.batch_strides, stride_c};
   ATTO_ON_DEVICE(c.device(), gemm_batched<T>, gb, oa.layout.trans, ob.layout.trans, M, N, K, T(1),
-                 oa.t.data_ptr<T>(), oa.layout.ld, ob.t.data_ptr<T>(), ob.layout.ld, T(0), c.data_ptr<T>(), ldc);
+                 oa.t.data_ptr<T>(), oa.layout.ld, ob.t.data_ptr<T>(), ob.layout.ld, beta, c.data_ptr<T>(), ldc);
 }
 
 Shape batch_of(const Tensor& x) { return Shape(std::span<const int64_t>(x.shape().begin(), x.ndim() - 2)); }
@@ -203,6 +204,54 @@ struct MatMul {
   }
 };
 
+// y = x @ W^T + b, x [..., in], W [out, in], b [out], as one node: y starts as b in every row and
+// gemm adds the product to it (beta = 1), PyTorch's addmm -- one pass over y fewer than matmul
+// followed by add, and no zeroing of y by BLAS.
+struct Addmm {
+  static constexpr const char* name = "AddmmBackward";
+  struct Saved : SavedBase {
+    Tensor x, w;   // x is kept only for dW, w only for dx
+    Shape x_shape, w_shape;
+    Strides x_strides, w_strides;
+  };
+  static Tensor forward(Saved& s, const Tensor& x, const Tensor& w, const Tensor& b) {
+    Shape out_shape = x.shape();
+    out_shape[out_shape.size() - 1] = w.size(0);
+    Tensor y = empty(out_shape, {.dtype = x.dtype(), .device = x.device()});
+    y.copy_(b);   // broadcast over the rows
+    const int64_t K = x.size(-1), N = w.size(0);
+    if (y.numel() > 0) {
+      Tensor x2 = x.ndim() >= 2 ? x : x.unsqueeze(0), y2 = x.ndim() >= 2 ? y : y.unsqueeze(0);
+      visit_floating(x.dtype(), "linear", [&](auto tag) {
+        using T = decltype(tag);
+        run_matmul<T>(x2, w.t(), y2, batch_of(y2), x2.size(-2), N, K, T(1));
+      });
+    }
+    s.x_shape = x.shape();
+    s.w_shape = w.shape();
+    s.x_strides = x.strides();
+    s.w_strides = w.strides();
+    if (s.needs_input_grad(1)) s.x = x;
+    if (s.needs_input_grad(0)) s.w = w;
+    return y;
+  }
+  // dx = dy @ W,  dW = dy^T @ x over all rows,  db = dy summed over all rows.
+  static std::array<Tensor, 3> backward(Saved& s, const Tensor& dy) {
+    std::array<Tensor, 3> g;
+    const int64_t in = s.w_shape[1], out = s.w_shape[0];
+    int64_t rows = 1;   // all of x's dims but the last, spelled out so that in == 0 still works
+    for (int d = 0; d + 1 < s.x_shape.size(); ++d) rows *= s.x_shape[d];
+    if (s.needs_input_grad(0)) {
+      if (s.x_shape.size() >= 2) g[0] = product_in_layout(dy, s.w, s.x_shape, s.x_strides);
+      else g[0] = matmul(dy, s.w);   // [out] @ [out, in]
+    }
+    if (s.needs_input_grad(1))
+      g[1] = product_in_layout(dy.reshape({rows, out}).t(), s.x.reshape({rows, in}), s.w_shape, s.w_strides);
+    if (s.needs_input_grad(2)) g[2] = sum_to(dy, {out});
+    return g;
+  }
+};
+
 void check_operands(const Tensor& a, const Tensor& b, const char* op) {
   ATTO_CHECK(a.defined() && b.defined(), "[{}] got an undefined tensor", op);
   ATTO_CHECK(a.ndim() >= 1 && b.ndim() >= 1,
@@ -252,12 +301,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   ATTO_CHECK(x.defined() && x.ndim() >= 1 && x.shape().back() == weight.shape()[1],
              "[linear] input's last dim must equal in_features: input is {}, weight is {}",
              x.defined() ? x.shape() : Shape{}, weight.shape());
-  Tensor y = matmul(x, weight.t());
-  if (!bias.defined()) return y;
+  if (!bias.defined()) return matmul(x, weight.t());
   ATTO_CHECK(bias.ndim() == 1 && bias.shape()[0] == weight.shape()[0],
              "[linear] bias must be [out_features] = [{}], got {} (weight is {})", weight.shape()[0], bias.shape(),
              weight.shape());
-  return add(y, bias);
+  check_operands(x, weight.t(), "linear");
+  check_same_device(x, bias, "linear");
+  if (bias.dtype() != x.dtype()) return add(matmul(x, weight.t()), bias);   // add promotes the dtypes
+  return apply<Addmm>(x, weight, bias);
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return atto::matmul(*this, other); }

@@ -103,6 +103,15 @@ TEST_CASE("bmm and linear match PyTorch and pass gradcheck") {
                     {uniform({2, 3, 4}, -1, 1, 5), uniform({5, 4}, -1, 1, 6), uniform({5}, -1, 1, 7)});
     CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); },
                     {uniform({4}, -1, 1, 8), uniform({3, 4}, -1, 1, 9)});
+    // With a bias, one node (the bias is gemm's starting C): a 1-d input, a transposed 3-d one.
+    CHECK(std::string(y.grad_fn()->name()) == "AddmmBackward");
+    CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                    {uniform({4}, -1, 1, 10), uniform({3, 4}, -1, 1, 11), uniform({3}, -1, 1, 12)});
+    CHECK_GRADCHECK([](const std::vector<Tensor>& in) { return linear(in[0].transpose(0, 1), in[1], in[2]); },
+                    {uniform({3, 2, 4}, -1, 1, 13), uniform({5, 4}, -1, 1, 14), uniform({5}, -1, 1, 15)});
+    Tensor xt = uniform({3, 2, 4}, -1, 1, 16).transpose(0, 1), wt = uniform({5, 4}, -1, 1, 17);
+    Tensor bt = uniform({5}, -1, 1, 18);
+    CHECK_ALLCLOSE(linear(xt, wt, bt), add(matmul(xt, wt.t()), bt), 1e-14, 1e-14);
   }
 }
 
