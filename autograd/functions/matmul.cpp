@@ -146,10 +146,27 @@ void write_product(const Tensor& a, const Tensor& b, Tensor c) {
     });
 }
 
-// The gradient of an input of shape `shape` and strides `strides`: x @ y, summed over the batch
-// dims broadcasting stretched (sum_to); when none was stretched, written in the input's own memory
-// layout, so a transposed or head-split view gets its gradient without a copy on the way back.
-Tensor product_in_layout(const Tensor& x, const Tensor& y, const Shape& shape, const Strides& strides) {
+// An input's shape and strides: what a backward needs to lay out the input's gradient.
+struct Geometry {
+  Shape shape;
+  Strides strides;
+  Geometry() = default;
+  explicit Geometry(const Tensor& t) : shape(t.shape()), strides(t.strides()) {}
+  // The product of all dims but the last: the rows of the input seen as one matrix (0 if any is 0,
+  // even when the last dim is 0 too).
+  int64_t rows() const {
+    int64_t n = 1;
+    for (int d = 0; d + 1 < shape.size(); ++d) n *= shape[d];
+    return n;
+  }
+};
+
+// The gradient of an input of geometry `like`: x @ y, summed over the batch dims broadcasting
+// stretched (sum_to); when none was stretched, written in the input's own memory layout, so a
+// transposed or head-split view gets its gradient without a copy on the way back.
+Tensor product_in_layout(const Tensor& x, const Tensor& y, const Geometry& like) {
+  const Shape& shape = like.shape;
+  const Strides& strides = like.strides;
   if (broadcast_shapes(batch_of(x), batch_of(y), "matmul") != batch_of(shape)) return sum_to(matmul(x, y), shape);
   const TensorOptions opts{.dtype = x.dtype(), .device = x.device()};
   Tensor out = empty_with_layout(shape, strides, opts);
@@ -164,8 +181,7 @@ struct MatMul {
   static constexpr const char* name = "MatmulBackward";
   struct Saved : SavedBase {
     Tensor a, b;   // a is kept only for dB, b only for dA
-    Shape a_shape, b_shape;
-    Strides a_strides, b_strides;
+    Geometry a_geom, b_geom;
   };
   static Tensor forward(Saved& s, const Tensor& a, const Tensor& b) {
     const int64_t M = a.shape()[a.ndim() - 2], K = a.shape()[a.ndim() - 1], N = b.shape()[b.ndim() - 1];
@@ -176,10 +192,8 @@ struct MatMul {
     Tensor c = empty(out_shape, {.dtype = a.dtype(), .device = a.device()});
     if (c.numel() > 0)
       visit_floating(a.dtype(), "matmul", [&](auto tag) { run_matmul<decltype(tag)>(a, b, c, batch, M, N, K); });
-    s.a_shape = a.shape();
-    s.b_shape = b.shape();
-    s.a_strides = a.strides();
-    s.b_strides = b.strides();
+    s.a_geom = Geometry(a);
+    s.b_geom = Geometry(b);
     if (s.needs_input_grad(1)) s.a = a;
     if (s.needs_input_grad(0)) s.b = b;
     return c;
@@ -189,15 +203,15 @@ struct MatMul {
   // gradient in its input's layout (product_in_layout).
   static std::array<Tensor, 2> backward(Saved& s, const Tensor& dc) {
     std::array<Tensor, 2> g;
-    if (s.needs_input_grad(0)) g[0] = product_in_layout(dc, s.b.transpose(-1, -2), s.a_shape, s.a_strides);
+    const Shape &a_shape = s.a_geom.shape, &b_shape = s.b_geom.shape;
+    if (s.needs_input_grad(0)) g[0] = product_in_layout(dc, s.b.transpose(-1, -2), s.a_geom);
     if (s.needs_input_grad(1)) {
-      if (s.b_shape.size() == 2 && s.a_shape.size() > 2) {   // sum over the batch inside one gemm
-        int64_t rows = 1;   // batch * M, spelled out so that K == 0 or N == 0 still works
-        for (int d = 0; d + 1 < s.a_shape.size(); ++d) rows *= s.a_shape[d];
-        g[1] = product_in_layout(s.a.reshape({rows, s.a_shape.back()}).t(), dc.reshape({rows, s.b_shape.back()}),
-                                 s.b_shape, s.b_strides);
+      if (b_shape.size() == 2 && a_shape.size() > 2) {   // sum over the batch inside one gemm
+        const int64_t rows = s.a_geom.rows();            // batch * M
+        g[1] = product_in_layout(s.a.reshape({rows, a_shape.back()}).t(), dc.reshape({rows, b_shape.back()}),
+                                 s.b_geom);
       } else {
-        g[1] = product_in_layout(s.a.transpose(-1, -2), dc, s.b_shape, s.b_strides);
+        g[1] = product_in_layout(s.a.transpose(-1, -2), dc, s.b_geom);
       }
     }
     return g;
@@ -211,8 +225,7 @@ struct Addmm {
   static constexpr const char* name = "AddmmBackward";
   struct Saved : SavedBase {
     Tensor x, w;   // x is kept only for dW, w only for dx
-    Shape x_shape, w_shape;
-    Strides x_strides, w_strides;
+    Geometry x_geom, w_geom;
   };
   static Tensor forward(Saved& s, const Tensor& x, const Tensor& w, const Tensor& b) {
     Shape out_shape = x.shape();
@@ -227,10 +240,8 @@ struct Addmm {
         run_matmul<T>(x2, w.t(), y2, batch_of(y2), x2.size(-2), N, K, T(1));
       });
     }
-    s.x_shape = x.shape();
-    s.w_shape = w.shape();
-    s.x_strides = x.strides();
-    s.w_strides = w.strides();
+    s.x_geom = Geometry(x);
+    s.w_geom = Geometry(w);
     if (s.needs_input_grad(1)) s.x = x;
     if (s.needs_input_grad(0)) s.w = w;
     return y;
@@ -238,15 +249,13 @@ struct Addmm {
   // dx = dy @ W,  dW = dy^T @ x over all rows,  db = dy summed over all rows.
   static std::array<Tensor, 3> backward(Saved& s, const Tensor& dy) {
     std::array<Tensor, 3> g;
-    const int64_t in = s.w_shape[1], out = s.w_shape[0];
-    int64_t rows = 1;   // all of x's dims but the last, spelled out so that in == 0 still works
-    for (int d = 0; d + 1 < s.x_shape.size(); ++d) rows *= s.x_shape[d];
+    const int64_t in = s.w_geom.shape[1], out = s.w_geom.shape[0], rows = s.x_geom.rows();
     if (s.needs_input_grad(0)) {
-      if (s.x_shape.size() >= 2) g[0] = product_in_layout(dy, s.w, s.x_shape, s.x_strides);
+      if (s.x_geom.shape.size() >= 2) g[0] = product_in_layout(dy, s.w, s.x_geom);
       else g[0] = matmul(dy, s.w);   // [out] @ [out, in]
     }
     if (s.needs_input_grad(1))
-      g[1] = product_in_layout(dy.reshape({rows, out}).t(), s.x.reshape({rows, in}), s.w_shape, s.w_strides);
+      g[1] = product_in_layout(dy.reshape({rows, out}).t(), s.x.reshape({rows, in}), s.w_geom);
     if (s.needs_input_grad(2)) g[2] = sum_to(dy, {out});
     return g;
   }
