@@ -7,8 +7,11 @@
 // the thread count. Float rows run through `vectorized` (NOTE [ CPU vector width ]).
 #pragma once
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/loops.h"    // run_loop
@@ -49,25 +52,49 @@ template <class A, class Term> [[gnu::always_inline]] inline A sum_lanes(int64_t
   return sum;
 }
 
-// max_j x_j over a contiguous row of n >= 1, NaN if any x_j is NaN; in kLanes interleaved running
-// maxima so that it vectorises (one running max is a serial chain of compares). The maximum of a set
-// is one of its elements whatever the order, so the lanes change no bit of the softmax (a +0 / -0
-// tie may pick the other zero; x - m and exp(x - m) are then the same).
+// max_j x_j over a contiguous row of n >= 1, NaN if any x_j is NaN, in kLanes running maxima so
+// that it vectorises (one running max is a serial chain of compares). The floats are compared as
+// integer keys that order as they do (a negative float's magnitude bits flipped; -0 < +0): under
+// GCC's default -ftrapping-math a float compare does not vectorise (NOTE in vec_math.h), an
+// integer max does. NaNs are tracked apart. The maximum of a set is one of its elements whatever
+// the order, so none of this changes a bit of the softmax; for the same reason the last, partial
+// block is the kLanes entries ending the row, overlapping the block before it: no scalar tail.
 template <class T> [[gnu::always_inline]] inline T max_lanes(const T* x, int64_t n) {
+  using I = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  constexpr I kMagnitude = std::numeric_limits<I>::max();   // every bit but the sign
+  constexpr I kInf = std::bit_cast<I>(std::numeric_limits<T>::infinity());
+  constexpr int kSignShift = 8 * sizeof(I) - 1;
+  auto key = [](T v) ATTO_INLINE_LOOP {
+    const I b = std::bit_cast<I>(v);
+    return I(b ^ ((b >> kSignShift) & kMagnitude));   // the same map turns a key back into the float
+  };
+  auto is_nan = [](T v) ATTO_INLINE_LOOP { return I((std::bit_cast<I>(v) & kMagnitude) > kInf); };
   constexpr int64_t kLanes = 16;
-  auto pick = [](T m, T v) ATTO_INLINE_LOOP { return v > m || v != v ? v : m; };
-  T m = x[0];
-  int64_t j = 1;
-  if (n >= 2 * kLanes) {
-    T lane[kLanes];
-    for (int64_t l = 0; l < kLanes; ++l) lane[l] = x[l];
-    for (j = kLanes; j + kLanes <= n; j += kLanes)
-      for (int64_t l = 0; l < kLanes; ++l) lane[l] = pick(lane[l], x[j + l]);
-    m = lane[0];
-    for (int64_t l = 1; l < kLanes; ++l) m = pick(m, lane[l]);
+  I best = key(x[0]), any_nan = is_nan(x[0]);
+  if (n < kLanes) {
+    for (int64_t j = 1; j < n; ++j) {
+      const I k = key(x[j]);
+      best = k > best ? k : best;
+      any_nan |= is_nan(x[j]);
+    }
+  } else {
+    I lane[kLanes], lane_nan[kLanes];
+    for (int64_t l = 0; l < kLanes; ++l) lane[l] = key(x[l]), lane_nan[l] = is_nan(x[l]);
+    for (int64_t j = kLanes; j < n; j += kLanes) {
+      const T* block = x + std::min(j, n - kLanes);
+      for (int64_t l = 0; l < kLanes; ++l) {
+        const I k = key(block[l]);
+        lane[l] = k > lane[l] ? k : lane[l];
+        lane_nan[l] |= is_nan(block[l]);
+      }
+    }
+    for (int64_t l = 0; l < kLanes; ++l) {
+      best = lane[l] > best ? lane[l] : best;
+      any_nan |= lane_nan[l];
+    }
   }
-  for (; j < n; ++j) m = pick(m, x[j]);
-  return m;
+  if (any_nan) return std::numeric_limits<T>::quiet_NaN();
+  return std::bit_cast<T>(I(best ^ ((best >> kSignShift) & kMagnitude)));
 }
 
 // softmax:      y_j = exp(x_j - m) / sum_k exp(x_k - m)
@@ -144,7 +171,9 @@ template <class T> void softmax_forward_causal(const T* x, T* y, int64_t rows, i
     const T* xl = x + base;
     T* yl = y + base;
     const T m = max_lanes(xl, visible);
-    for (int64_t j = 0; j < visible; ++j) yl[j] = softmax_exp(xl[j] - m);
+    // Whole vectors of exps (no scalar tail): the entries past `visible` are zeroed below.
+    const int64_t padded = std::min<int64_t>(S, (visible + 15) / 16 * 16);
+    for (int64_t j = 0; j < padded; ++j) yl[j] = softmax_exp(xl[j] - m);
     const A sum = sum_lanes<A>(visible, [&](int64_t j) ATTO_INLINE_LOOP { return A(yl[j]); });
     const T inv = T(A(1) / sum);
     for (int64_t j = 0; j < visible; ++j) yl[j] *= inv;
