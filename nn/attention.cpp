@@ -3,6 +3,7 @@
 #include "nn/attention.h"
 
 #include <cmath>
+#include <vector>
 
 #include "autograd/functions/elementwise.h"
 #include "autograd/functions/fused.h"
@@ -110,9 +111,10 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
 
   // Masks in PyTorch's convention, shaped to broadcast against the scores (N, H, L, S).
   Tensor attn = attn_mask, pad;
-  // is_causal alone goes down as is_causal (attention's causal softmax needs no mask); combined with
-  // a key_padding_mask it becomes an explicit (L, S) mask merged with it.
-  const bool causal_only = is_causal && !attn.defined() && !key_padding_mask.defined();
+  // is_causal without a key_padding_mask goes down as is_causal (attention's causal softmax needs no
+  // mask; an attn_mask given with it is the causal mask, PyTorch 2.x's hint, and is not read).
+  // With a key_padding_mask the causal mask is applied explicitly, merged with it.
+  const bool causal_only = is_causal && !key_padding_mask.defined();
   if (is_causal && !attn.defined() && key_padding_mask.defined())   // query i must not see keys j > i
     attn = causal_hidden_keys(L, S, query.device());                // (L, S) bool
   if (attn.defined()) {
@@ -159,6 +161,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   q = split_heads(q);   // (N, H, L, hd)
   k = split_heads(k);   // (N, H, S, hd)
   v = split_heads(v);   // (N, H, S, hd)
+
+  if (causal_only) attn = Tensor();   // checked above; the causal softmax stands for it
 
   // 3. Attention per head: dropout(softmax(q k^T + mask)) v.
   const bool drop = is_training() && options.dropout > 0;
@@ -220,8 +224,9 @@ TransformerEncoderLayer::TransformerEncoderLayer(const TransformerEncoderLayerOp
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout));
 }
 
-Tensor TransformerEncoderLayer::self_attention_block(const Tensor& x, const Tensor& mask, const Tensor& key_padding_mask) {
-  Tensor y = (*self_attn)(x, x, x, key_padding_mask, /*need_weights=*/false, mask).output;
+Tensor TransformerEncoderLayer::self_attention_block(const Tensor& x, const Tensor& mask, const Tensor& key_padding_mask,
+                                                     bool is_causal) {
+  Tensor y = (*self_attn)(x, x, x, key_padding_mask, /*need_weights=*/false, mask, true, is_causal).output;
   return (*dropout1)(y);
 }
 
@@ -237,13 +242,14 @@ Tensor TransformerEncoderLayer::feed_forward_block(const Tensor& x) {
   return (*dropout2)((*linear2)((*dropout)(h)));   // (..., d_model)
 }
 
-Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask) {
+Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask,
+                                        bool is_causal) {
   Tensor x = src;
   if (options.norm_first) {
-    x = add(x, self_attention_block((*norm1)(x), src_mask, src_key_padding_mask));
+    x = add(x, self_attention_block((*norm1)(x), src_mask, src_key_padding_mask, is_causal));
     x = add(x, feed_forward_block((*norm2)(x)));
   } else {
-    x = (*norm1)(add(x, self_attention_block(x, src_mask, src_key_padding_mask)));
+    x = (*norm1)(add(x, self_attention_block(x, src_mask, src_key_padding_mask, is_causal)));
     x = (*norm2)(add(x, feed_forward_block(x)));
   }
   return x;
@@ -267,10 +273,25 @@ TransformerEncoder::TransformerEncoder(const TransformerEncoderLayerOptions& lay
   for (int64_t i = 1; i < num_layers; ++i) this->layer(size_t(i))->load_state_dict(first);
 }
 
-Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask) {
+Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask,
+                                   std::optional<bool> is_causal) {
+  const bool causal = is_causal.value_or(is_causal_mask(mask));
   Tensor x = src;
-  for (size_t i = 0; i < layers->size(); ++i) x = (*layer(i))(x, mask, src_key_padding_mask);
+  for (size_t i = 0; i < layers->size(); ++i) x = (*layer(i))(x, mask, src_key_padding_mask, causal);
   return norm ? (*norm)(x) : x;
+}
+
+bool is_causal_mask(const Tensor& mask) {
+  if (!mask.defined() || mask.ndim() != 2 || mask.size(0) != mask.size(1) || mask.requires_grad() ||
+      !(mask.dtype() == kBool || mask.is_floating_point()))
+    return false;
+  const int64_t L = mask.size(0);
+  const double hidden = mask.dtype() == kBool ? 1.0 : -INFINITY;   // what marks key j > query i
+  const std::vector<double> m = mask.to(kFloat64).to_vector<double>();
+  for (int64_t i = 0; i < L; ++i)
+    for (int64_t j = 0; j < L; ++j)
+      if (m[size_t(i * L + j)] != (j > i ? hidden : 0.0)) return false;
+  return true;
 }
 
 }  // namespace atto::nn

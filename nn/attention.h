@@ -16,6 +16,7 @@
 // output row is out_proj's bias (NOTE [ Fully masked rows ] in attention.h).
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "autograd/functions/attention.h"
@@ -53,8 +54,10 @@ class MultiheadAttention : public Module {
   // unbatched (L, E), (S, kdim), (S, vdim). Returns output shaped like query and, if need_weights,
   // the weights (N, L, S) averaged over heads or (N, num_heads, L, S) (unbatched: without N); else
   // an undefined weights tensor. As in PyTorch, the weights are returned after dropout (in training
-  // with dropout > 0), so out = weights @ v per head. is_causal with no attn_mask makes query i see keys 0..i only (with
-  // an attn_mask given it is only a hint, as in PyTorch 2.x). Masks: NOTE [ MultiheadAttention masks ].
+  // with dropout > 0), so out = weights @ v per head. is_causal makes query i see keys 0..i only.
+  // With an attn_mask too it is a hint, as in PyTorch 2.x: the mask must then be the causal one,
+  // and without a key_padding_mask it is not read (the causal softmax needs none).
+  // Masks: NOTE [ MultiheadAttention masks ].
   AttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
                           const Tensor& key_padding_mask = {}, bool need_weights = true, const Tensor& attn_mask = {},
                           bool average_attn_weights = true, bool is_causal = false);
@@ -91,12 +94,14 @@ struct TransformerEncoderLayerOptions {
 class TransformerEncoderLayer : public Module {
  public:
   explicit TransformerEncoderLayer(const TransformerEncoderLayerOptions& o);
-  // src (S, N, d_model) or (N, S, d_model) when batch_first; masks as MultiheadAttention's attn_mask
-  // and key_padding_mask.
-  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = {});
+  // src (S, N, d_model) or (N, S, d_model) when batch_first; masks and is_causal (a hint that
+  // src_mask is the causal mask, as in PyTorch 2.x) as MultiheadAttention's.
+  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = {},
+                 bool is_causal = false);
   Tensor forward(const Tensor& src) override { return forward(src, {}, {}); }
-  Tensor operator()(const Tensor& src, const Tensor& src_mask = {}, const Tensor& src_key_padding_mask = {}) {
-    return run_hooks(forward(src, src_mask, src_key_padding_mask));
+  Tensor operator()(const Tensor& src, const Tensor& src_mask = {}, const Tensor& src_key_padding_mask = {},
+                    bool is_causal = false) {
+    return run_hooks(forward(src, src_mask, src_key_padding_mask, is_causal));
   }
 
   TransformerEncoderLayerOptions options;
@@ -106,7 +111,7 @@ class TransformerEncoderLayer : public Module {
   std::shared_ptr<LayerNorm> norm1, norm2;
 
  private:
-  Tensor self_attention_block(const Tensor& x, const Tensor& mask, const Tensor& key_padding_mask);
+  Tensor self_attention_block(const Tensor& x, const Tensor& mask, const Tensor& key_padding_mask, bool is_causal);
   Tensor feed_forward_block(const Tensor& x);
 };
 
@@ -119,15 +124,25 @@ class TransformerEncoder : public Module {
   TransformerEncoder(const TransformerEncoderLayerOptions& layer, int64_t num_layers,
                      std::shared_ptr<LayerNorm> norm = nullptr);
   TransformerEncoder(const LayerFactory& factory, int64_t num_layers, std::shared_ptr<LayerNorm> norm = nullptr);
-  Tensor forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask = {});
+  // is_causal: whether `mask` is the causal mask; unset, it is detected (is_causal_mask), as
+  // PyTorch 2.x's TransformerEncoder does, and the layers then run the causal softmax.
+  Tensor forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask = {},
+                 std::optional<bool> is_causal = std::nullopt);
   Tensor forward(const Tensor& src) override { return forward(src, {}, {}); }
-  Tensor operator()(const Tensor& src, const Tensor& mask = {}, const Tensor& src_key_padding_mask = {}) {
-    return run_hooks(forward(src, mask, src_key_padding_mask));
+  Tensor operator()(const Tensor& src, const Tensor& mask = {}, const Tensor& src_key_padding_mask = {},
+                    std::optional<bool> is_causal = std::nullopt) {
+    return run_hooks(forward(src, mask, src_key_padding_mask, is_causal));
   }
   std::shared_ptr<TransformerEncoderLayer> layer(size_t i) const { return layers->at<TransformerEncoderLayer>(i); }
 
   std::shared_ptr<ModuleList> layers;
   std::shared_ptr<LayerNorm> norm;   // null: none
 };
+
+// Whether `mask` is exactly the (L, L) causal mask in PyTorch's convention: true (bool) or -inf
+// (float) above the diagonal -- key j > query i -- and false / 0 on and below it (PyTorch 2.x's
+// _detect_is_causal_mask, which knows the float form only). A mask that requires grad is not. Then
+// the causal softmax gives the same bits as applying the mask (tests/nn/test_transformer.cpp).
+bool is_causal_mask(const Tensor& mask);
 
 }  // namespace atto::nn

@@ -76,6 +76,44 @@ TEST_CASE("TransformerEncoder pre-norm with gelu and batch_first matches PyTorch
                 R::pre_numels);
 }
 
+TEST_CASE("TransformerEncoder detects a causal mask and runs the causal softmax with the masked result's bits") {
+  const int64_t L = 6;
+  Tensor hidden = gt(arange(double(L), {.dtype = kInt64}), arange(double(L), {.dtype = kInt64}).unsqueeze(1));
+  Tensor bool_mask = hidden;                                                      // true above the diagonal
+  Tensor float_mask = masked_fill(zeros({L, L}, {.dtype = kFloat32}), hidden, -INFINITY);
+  CHECK(nn::is_causal_mask(bool_mask));
+  CHECK(nn::is_causal_mask(float_mask));
+  CHECK(nn::is_causal_mask(float_mask.to(kFloat64)));
+  Tensor flipped = bool_mask.clone();
+  flipped.copy_(logical_or(bool_mask, eq(arange(double(L * L), {.dtype = kInt64}).reshape({L, L}), 7)));   // (1, 1)
+  CHECK_FALSE(nn::is_causal_mask(flipped));
+  CHECK_FALSE(nn::is_causal_mask(logical_not(bool_mask)));
+  CHECK_FALSE(nn::is_causal_mask(bool_mask.narrow(1, 0, L - 1)));
+  CHECK_FALSE(nn::is_causal_mask(float_mask.clone().requires_grad_()));
+  CHECK_FALSE(nn::is_causal_mask(Tensor()));
+
+  nn::TransformerEncoderLayerOptions o{.d_model = 8, .nhead = 2, .dim_feedforward = 16, .dropout = 0.0,
+                                       .activation = nn::Activation::GELU, .batch_first = true, .norm_first = true};
+  nn::TransformerEncoder enc(o, 2);
+  for (const Tensor& mask : {bool_mask, float_mask}) {
+    CAPTURE(mask.dtype());
+    auto run = [&](std::optional<bool> is_causal) {
+      enc.zero_grad();
+      Tensor x = testing::uniform({3, L, 8}, -1, 1, 11, kFloat32).requires_grad_();
+      Tensor y = enc(x, mask, {}, is_causal);
+      const bool causal_softmax_ran = print_graph(y).find("CausalSoftmaxBackward") != std::string::npos;
+      CHECK(causal_softmax_ran == is_causal.value_or(true));
+      sum(y * testing::uniform({3, L, 8}, -1, 1, 12, kFloat32)).backward();
+      std::vector<Tensor> r{y.detach(), x.grad()};
+      for (auto& [name, p] : enc.named_parameters()) r.push_back(p.grad().clone());
+      return r;
+    };
+    std::vector<Tensor> detected = run(std::nullopt), masked = run(false);
+    REQUIRE(detected.size() == masked.size());
+    for (size_t i = 0; i < detected.size(); ++i) CHECK_ALLCLOSE(detected[i], masked[i].to_vector<double>(), 0.0, 0.0);
+  }
+}
+
 TEST_CASE("TransformerEncoderLayer children dropout and errors") {
   nn::TransformerEncoderLayer layer({.d_model = 8, .nhead = 2, .dim_feedforward = 16});
   std::vector<std::string> children;
