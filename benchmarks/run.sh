@@ -65,10 +65,10 @@ fi
 
 if [[ "$WHAT" == all || "$WHAT" == models ]]; then
   # One process per model and configuration (the peak RSS is then that model's), attograd and
-  # PyTorch back to back so that both see the same load. MODEL_ROUNDS (default 2) repeats the whole
+  # PyTorch back to back so that both see the same load. MODEL_ROUNDS (default 3) repeats the whole
   # sequence; the report keeps each configuration's fastest round, for both alike (on a shared
   # machine a single round's ratio moves by 20-30%).
-  for _ in $(seq "${MODEL_ROUNDS:-2}"); do
+  for _ in $(seq "${MODEL_ROUNDS:-3}"); do
     for model in lstm mha gpt sentiment; do
       run "$BUILD/benchmarks/models" --model $model --threads 1 --config 1-thread
       run OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $PY "$HERE/models_torch.py" --model $model --threads 1 --config 1-thread
