@@ -123,8 +123,9 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
               (attn.ndim() == 3 && attn.size(0) == N * H && attn.size(1) == L && attn.size(2) == S);
     ATTO_CHECK(ok, "[MultiheadAttention] attn_mask must be (L, S) = ({}, {}) or (N * num_heads, L, S) = ({}, {}, {}), got {}",
                L, S, N * H, L, S, attn.shape());
-    if (attn.ndim() == 3) attn = attn.reshape({N, H, L, S});      // row n * H + h is batch n, head h
-    if (attn.is_floating_point()) attn = attn.to(query.dtype());
+    if (causal_only) attn = Tensor();                               // the causal softmax stands for it
+    else if (attn.ndim() == 3) attn = attn.reshape({N, H, L, S});   // row n * H + h is batch n, head h
+    if (attn.defined() && attn.is_floating_point()) attn = attn.to(query.dtype());
   }
   if (pad_in.defined()) {
     check_mask_dtype(pad_in, "key_padding_mask");
@@ -161,8 +162,6 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   q = split_heads(q);   // (N, H, L, hd)
   k = split_heads(k);   // (N, H, S, hd)
   v = split_heads(v);   // (N, H, S, hd)
-
-  if (causal_only) attn = Tensor();   // checked above; the causal softmax stands for it
 
   // 3. Attention per head: dropout(softmax(q k^T + mask)) v.
   const bool drop = is_training() && options.dropout > 0;
@@ -275,7 +274,7 @@ TransformerEncoder::TransformerEncoder(const TransformerEncoderLayerOptions& lay
 
 Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask,
                                    std::optional<bool> is_causal) {
-  const bool causal = is_causal.value_or(is_causal_mask(mask));
+  const bool causal = is_causal.has_value() ? *is_causal : is_causal_mask(mask);   // value_or would always detect
   Tensor x = src;
   for (size_t i = 0; i < layers->size(); ++i) x = (*layer(i))(x, mask, src_key_padding_mask, causal);
   return norm ? (*norm)(x) : x;

@@ -1,12 +1,21 @@
 // tensor/shape.cpp -- the shape formulas declared in shape.h.
 #include "tensor/shape.h"
 
+#include <algorithm>
+
 namespace atto {
 
 Strides contiguous_strides(const Shape& s) {
   Strides st = Shape::filled(s.size(), 1);
   for (int i = s.size() - 2; i >= 0; --i) st[i] = st[i + 1] * std::max<int64_t>(s[i + 1], 1);
   return st;
+}
+
+std::vector<int64_t> memory_order(const Strides& strides, int n) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int d = 0; d < n; ++d) order[static_cast<size_t>(d)] = d;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return strides[x] > strides[y]; });
+  return order;
 }
 
 int normalize_dim(int64_t dim, int ndim, const char* op) {

@@ -78,6 +78,10 @@ using Strides = Shape;
 // contiguous_strides(s)[i] = prod(s[i+1:]): row-major, last dim fastest.
 Strides contiguous_strides(const Shape& s);
 
+// Dims 0 .. n-1 of a tensor with these strides, outermost in memory first: largest stride first,
+// ties (size-1 dims, broadcast dims) in their own order. Contiguous strides give 0, 1, ..., n-1.
+std::vector<int64_t> memory_order(const Strides& strides, int n);
+
 // normalize_dim(-1, 3) == 2. `op` names the caller in the error.
 int normalize_dim(int64_t dim, int ndim, const char* op);
 

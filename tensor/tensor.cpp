@@ -2,7 +2,6 @@
 // views' plumbing, creation, and the raw in-place writes fill_ and copy_.
 #include "tensor/tensor.h"
 
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -166,22 +165,19 @@ Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0,
 Tensor scalar_tensor(double value, TensorOptions options) { return full(Shape{}, value, options); }
 
 Tensor empty_like(const Tensor& t) { return empty(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
-Tensor empty_with_layout_of(const Tensor& like, TensorOptions options) {
-  return empty_with_layout(like.shape(), like.strides(), options);
-}
-
 Tensor empty_with_layout(const Shape& shape, const Strides& like_strides, TensorOptions options) {
-  // The dims that matter (size > 1), outermost in memory first; dense if each one's stride is the
-  // product of the sizes inside it.
-  std::vector<int> order;
-  for (int d = 0; d < shape.size(); ++d)
-    if (shape[d] > 1) order.push_back(d);
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return like_strides[x] > like_strides[y]; });
+  // Dense if, innermost first, each dim that matters (size > 1) has the product of the sizes inside
+  // it as its stride.
+  const std::vector<int64_t> order = memory_order(like_strides, shape.size());
   int64_t expected = 1;
-  for (auto d = order.rbegin(); d != order.rend(); expected *= shape[*d], ++d)
+  for (auto d = order.rbegin(); d != order.rend(); ++d) {
+    if (shape[*d] == 1) continue;
     if (like_strides[*d] != expected) return empty(shape, options);
+    expected *= shape[*d];
+  }
   Strides strides = contiguous_strides(shape);   // size-1 dims keep these; any stride would do
-  for (int d : order) strides[d] = like_strides[d];
+  for (int64_t d : order)
+    if (shape[d] > 1) strides[d] = like_strides[d];
   return make_view(empty({shape.numel()}, options), shape, strides, 0);
 }
 

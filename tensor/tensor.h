@@ -191,12 +191,12 @@ Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, double value, TensorOptions options = {});
 Tensor scalar_tensor(double value, TensorOptions options = {});
 Tensor empty_like(const Tensor& t);   // same shape, dtype, device; contiguous; no grad
-// Uninitialised, with `like`'s shape and memory order: where `like` is a permutation of dense memory
+// Uninitialised, with a tensor `like`'s shape and memory order: where `like` is a permutation of dense memory
 // (a transposed or head-split view, say), the new tensor's strides equal like's; otherwise it is
 // contiguous. PyTorch's empty_like(t, memory_format=torch.preserve_format). Lets a backward write
 // a gradient in its input's layout, so the view ops that made the input pass it back without a copy.
-Tensor empty_with_layout_of(const Tensor& like, TensorOptions options);
-Tensor empty_with_layout(const Shape& shape, const Strides& like_strides, TensorOptions options);   // the same, from a geometry
+// `like` is given by its geometry (shape and strides), so a backward need not keep the tensor.
+Tensor empty_with_layout(const Shape& shape, const Strides& like_strides, TensorOptions options);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);

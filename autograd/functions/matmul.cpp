@@ -102,10 +102,9 @@ template <class T> void run_matmul(const Tensor& a, const Tensor& b, Tensor& c, 
   // A is copied first: the copy costs 1/N of the gemm, and one big gemm runs far faster than
   // batch.numel() small ones of M rows each.
   if (b.ndim() == 2 && a.ndim() > 2) {
-    std::vector<int64_t> order(size_t(nd - 1));
-    for (int d = 0; d < nd - 1; ++d) order[d] = d;
-    std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return c.strides()[x] > c.strides()[y]; });
-    const Tensor c_rows = permute_leading(c, order), a_perm = permute_leading(a, order);
+    const std::vector<int64_t> order = memory_order(c.strides(), nd - 1);
+    const bool in_order = std::is_sorted(order.begin(), order.end());   // always, for a fresh output
+    const Tensor c_rows = in_order ? c : permute_leading(c, order), a_perm = in_order ? a : permute_leading(a, order);
     const Tensor a_rows = merged_row_stride(a_perm) ? a_perm : a_perm.contiguous();
     auto ra = merged_row_stride(a_rows), rc = merged_row_stride(c_rows);
     if (ra && rc) {
