@@ -92,16 +92,24 @@ CharCorpus load_char_corpus(const std::string& program, const std::string& path,
 std::pair<Tensor, Tensor> random_batch(const Tensor& data, int64_t batch, int64_t block, Generator* gen) {
   const int64_t n = data.numel();
   ATTO_CHECK(n > block, "[random_batch] the text has {} characters, too few for windows of {} + 1", n, block);
-  std::vector<int64_t> starts = randint(0, n - block, {batch}, {.dtype = kInt64}, gen).to_vector<int64_t>();
+  return batch_at(data, randint(0, n - block, {batch}, {.dtype = kInt64}, gen).to_vector<int64_t>(), block);
+}
+
+std::pair<Tensor, Tensor> batch_at(const Tensor& data, const std::vector<int64_t>& starts, int64_t block) {
+  const int64_t n = data.numel();
   const int64_t* tokens = data.data_ptr<int64_t>();
   std::vector<int64_t> x, y;
-  x.reserve(size_t(batch * block));
-  y.reserve(size_t(batch * block));
+  x.reserve(starts.size() * size_t(block));
+  y.reserve(starts.size() * size_t(block));
   for (int64_t start : starts) {
+    ATTO_CHECK(start >= 0 && start + block < n,
+               "[batch_at] a window of {} + 1 characters at {} does not fit in a text of {} characters", block, start,
+               n);
     x.insert(x.end(), tokens + start, tokens + start + block);
     y.insert(y.end(), tokens + start + 1, tokens + start + 1 + block);
   }
-  return {from_vector<int64_t>(x, Shape{batch, block}), from_vector<int64_t>(y, Shape{batch, block})};
+  const auto rows = int64_t(starts.size());
+  return {from_vector<int64_t>(x, Shape{rows, block}), from_vector<int64_t>(y, Shape{rows, block})};
 }
 
 StreamBatches::StreamBatches(const Tensor& data, int64_t batch, int64_t seq)

@@ -54,6 +54,8 @@ CharCorpus load_char_corpus(const std::string& program, const std::string& path,
 // and the targets y = data[i + 1 : i + 1 + block], each (batch, block) int64. Draws from `gen`
 // (null: the default generator), so saving the generator saves where sampling stands.
 std::pair<Tensor, Tensor> random_batch(const Tensor& data, int64_t batch, int64_t block, Generator* gen = nullptr);
+// The same windows at given starts (each in [0, len - block)): x and y (starts.size(), block).
+std::pair<Tensor, Tensor> batch_at(const Tensor& data, const std::vector<int64_t>& starts, int64_t block);
 
 // char-rnn's layout for truncated backpropagation through time: the text is cut into `batch` equal
 // streams read side by side, `seq` characters at a time, so chunk k + 1 of every stream continues

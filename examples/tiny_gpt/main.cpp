@@ -12,6 +12,7 @@
 // The PyTorch twin of this program is tiny_gpt_torch.py (same model, same hyper-parameters).
 //
 //   build/examples/tiny_gpt [--iters 2000] [--out runs/tiny_gpt] [--resume runs/tiny_gpt/checkpoint.safetensors]
+//   build/examples/tiny_gpt --replay runs/nanogpt.safetensors   # nanoGPT's own run: see Replay below
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include "common/chars.h"
 #include "common/plot.h"
 #include "common/run.h"
+#include "nn/safetensors.h"
 #include "optim/checkpoint.h"
 #include "tiny_gpt/gpt.h"
 
@@ -39,6 +41,7 @@ struct Flags {
   int64_t eval_interval = 250, eval_iters = 20, final_eval_iters = 200, checkpoint_every = 500;
   int64_t sample_chars = 500, attention_chars = 40;
   double temperature = 0.8;
+  std::string replay;
 };
 
 // nanoGPT's get_lr: a linear warmup to lr over warmup_iters, then a cosine from lr down to min_lr at
@@ -53,19 +56,93 @@ double learning_rate_at(int64_t it, const Flags& f) {
 
 // nanoGPT's estimate_loss: the mean loss over `iters` random batches of a split, in eval mode. The
 // batches come from a generator of their own, seeded the same each time: every evaluation sees the
-// same windows (a smoother curve), and training draws are left untouched.
-double estimate_loss(gpt::GPT& model, const Tensor& data, int64_t iters, const Flags& f, Device device) {
+// same windows (a smoother curve), and training draws are left untouched. The standard error of the
+// mean (spread of the batch losses / sqrt(iters)) says how far another set of windows could land.
+struct LossEstimate {
+  double mean = 0, standard_error = 0, batch_stddev = 0;
+};
+
+// `windows` (iters, batch), when given, holds the window starts to use instead (a Replay's).
+LossEstimate estimate_loss(gpt::GPT& model, const Tensor& data, int64_t iters, const Flags& f, Device device,
+                           const Tensor& windows = {}) {
   NoGradGuard no_grad;
   model.eval();
   Generator gen(f.common.seed + 1);
-  double total = 0;
+  std::vector<double> losses;
   for (int64_t i = 0; i < iters; ++i) {
-    auto [x, y] = examples::random_batch(data, f.batch, f.block, &gen);
+    auto [x, y] = windows.defined() ? examples::batch_at(data, windows.select(0, i).to_vector<int64_t>(), f.block)
+                                    : examples::random_batch(data, f.batch, f.block, &gen);
     Tensor logits = model(x.to(device));
-    total += cross_entropy(logits.reshape({-1, logits.size(-1)}), y.to(device).reshape({-1})).item<double>();
+    losses.push_back(cross_entropy(logits.reshape({-1, logits.size(-1)}), y.to(device).reshape({-1})).item<double>());
   }
   model.train();
-  return total / double(iters);
+  LossEstimate e;
+  for (double l : losses) e.mean += l;
+  e.mean /= double(iters);
+  if (iters > 1) {
+    double squares = 0;
+    for (double l : losses) squares += (l - e.mean) * (l - e.mean);
+    e.batch_stddev = std::sqrt(squares / double(iters - 1));
+    e.standard_error = e.batch_stddev / std::sqrt(double(iters));
+  }
+  return e;
+}
+
+// nanoGPT's own run, replayed: tiny_gpt_torch.py --nanogpt-rng --seed 1337 draws its initial weights,
+// batches and evaluation windows from PyTorch's generator in the order nanoGPT's train.py does (its
+// first evaluation prints nanoGPT's logged losses digit for digit), and --dump FILE writes them all.
+// With --replay FILE this program starts from those weights and trains and evaluates on those
+// windows: the one difference left from nanoGPT's run is the framework doing the arithmetic.
+struct Replay {
+  Tensor train_starts;        // (iterations + 1, batch): row i holds the window starts of iteration i's batch
+  Tensor eval_starts;         // (evaluations, 2, eval_iters, batch): evaluation k's train [k][0] and val [k][1] windows
+  Tensor final_eval_starts;   // (2, final_eval_iters, batch): the twin's own final estimate's windows
+};
+
+// The index of the final evaluation (at iteration iters) among the evaluations of a run: they come
+// at 0, eval_interval, ... below iters, then the final one.
+int64_t final_evaluation(const Flags& f) {
+  return f.eval_interval > 0 ? (f.iters + f.eval_interval - 1) / f.eval_interval : 0;
+}
+
+Replay load_replay(const std::string& path, gpt::GPT& model, const Flags& f) {
+  SafetensorsFile file = load_safetensors(path);
+  StateDict weights;
+  Replay replay;
+  for (auto& [name, t] : file.tensors) {
+    if (name == "replay.train_starts") replay.train_starts = t;
+    else if (name == "replay.eval_starts") replay.eval_starts = t;
+    else if (name == "replay.final_eval_starts") replay.final_eval_starts = t;
+    else weights.insert(name, t);
+  }
+  ATTO_CHECK(replay.train_starts.defined() && replay.eval_starts.defined() && replay.final_eval_starts.defined(),
+             "[tiny_gpt] {} has no replay.train_starts, replay.eval_starts and replay.final_eval_starts (written by "
+             "tiny_gpt_torch.py --dump)",
+             path);
+  const int64_t evaluations = final_evaluation(f) + 1;
+  const Tensor& t = replay.train_starts;
+  const Tensor& e = replay.eval_starts;
+  ATTO_CHECK(t.dtype() == kInt64 && t.dim() == 2 && t.size(0) >= f.iters && t.size(1) == f.batch,
+             "[tiny_gpt] {}: replay.train_starts is {} {}, expected int64 (at least {}, {}) for --iters {} --batch {}",
+             path, t.dtype(), t.shape(), f.iters, f.batch, f.iters, f.batch);
+  ATTO_CHECK(e.dtype() == kInt64 && e.dim() == 4 && e.size(0) >= evaluations && e.size(1) == 2 &&
+                 e.size(2) == f.eval_iters && e.size(3) == f.batch,
+             "[tiny_gpt] {}: replay.eval_starts is {} {}, expected int64 (at least {}, 2, {}, {}) for --iters {} "
+             "--eval-interval {} --eval-iters {} --batch {}",
+             path, e.dtype(), e.shape(), evaluations, f.eval_iters, f.batch, f.iters, f.eval_interval, f.eval_iters,
+             f.batch);
+  const Tensor& l = replay.final_eval_starts;
+  ATTO_CHECK(l.dtype() == kInt64 && l.dim() == 3 && l.size(0) == 2 && l.size(1) == f.final_eval_iters &&
+                 l.size(2) == f.batch,
+             "[tiny_gpt] {}: replay.final_eval_starts is {} {}, expected int64 (2, {}, {}) for --final-eval-iters {} "
+             "--batch {}",
+             path, l.dtype(), l.shape(), f.final_eval_iters, f.batch, f.final_eval_iters, f.batch);
+  try {
+    model.load_state_dict(weights);
+  } catch (const Error& error) {
+    throw Error(fmt::format("[tiny_gpt] the initial weights in {} do not fit this model: {}", path, error.what()));
+  }
+  return replay;
 }
 
 // Training loss per iteration (thin) and the evaluated train / validation losses (with markers).
@@ -139,6 +216,9 @@ int main(int argc, char** argv) {
   app.add_option("--sample-chars", f.sample_chars, "characters of text to sample at the end")->capture_default_str();
   app.add_option("--temperature", f.temperature, "sampling temperature")->capture_default_str();
   app.add_option("--attention-chars", f.attention_chars, "characters shown in the attention maps")->capture_default_str();
+  app.add_option("--replay", f.replay,
+                 "start from the initial weights and train and evaluate on the windows in this file, written by "
+                 "tiny_gpt_torch.py --nanogpt-rng --dump FILE (with --seed 1337: nanoGPT's own run)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -149,6 +229,12 @@ int main(int argc, char** argv) {
 
     gpt::GPT model({.vocab_size = corpus.vocab.size(), .block_size = f.block, .n_layer = f.n_layer,
                     .n_head = f.n_head, .n_embd = f.n_embd, .dropout = f.dropout, .bias = f.bias});
+    std::optional<Replay> replay;
+    if (!f.replay.empty()) {
+      replay = load_replay(f.replay, model, f);
+      fmt::print("replaying the PyTorch twin's run in {}: its initial weights, batches and evaluation windows\n",
+                 f.replay);
+    }
     model.to(device);
     fmt::print("model: {:.2f}M parameters (without position embeddings, as nanoGPT counts)\n",
                double(model.num_parameters_without_positions()) / 1e6);
@@ -184,24 +270,35 @@ int main(int argc, char** argv) {
 
     examples::CsvLog log(f.common.out + "/metrics.csv", {"iter", "loss", "lr", "grad_norm", "seconds"}, resuming);
     examples::CsvLog eval_log(f.common.out + "/eval.csv", {"iter", "train_loss", "val_loss", "seconds"}, resuming);
-    auto evaluate = [&](int64_t it, int64_t batches) {
-      double train_loss = estimate_loss(model, corpus.train, batches, f, device);
-      double val_loss = estimate_loss(model, corpus.val, batches, f, device);
-      eval_log.row({double(it), train_loss, val_loss, seconds_before + clock.seconds()});
+    // Evaluation k (at iteration k * eval_interval, or the final one) of `batches` batches per split;
+    // a replay evaluates on nanoGPT's windows of evaluation k, and for k < 0 on those of the twin's
+    // final estimate (in its own order, like this program's final estimate).
+    auto evaluate = [&](int64_t it, int64_t k, int64_t batches) {
+      Tensor train_windows, val_windows;
+      if (replay) {
+        Tensor windows = k >= 0 ? replay->eval_starts.select(0, k) : replay->final_eval_starts;
+        train_windows = windows.select(0, 0);
+        val_windows = windows.select(0, 1);
+      }
+      LossEstimate train_loss = estimate_loss(model, corpus.train, batches, f, device, train_windows);
+      LossEstimate val_loss = estimate_loss(model, corpus.val, batches, f, device, val_windows);
+      if (!replay || k >= 0)   // a replay's log holds nanoGPT's estimates only
+        eval_log.row({double(it), train_loss.mean, val_loss.mean, seconds_before + clock.seconds()});
       return std::pair{train_loss, val_loss};
     };
 
     const int64_t first_iter = state.step;   // save() moves state.step on
     examples::Progress bar(f.iters - first_iter, "train", "tok");
-    double eval_seconds = 0;
+    double eval_seconds = 0, last_loss = NAN;
     for (int64_t it = first_iter; it < f.iters; ++it) {
       if (f.eval_interval > 0 && it % f.eval_interval == 0) {
         examples::Stopwatch eval_clock;
-        auto [train_loss, val_loss] = evaluate(it, f.eval_iters);
+        auto [train_loss, val_loss] = evaluate(it, it / f.eval_interval, f.eval_iters);
         eval_seconds += eval_clock.seconds();
-        fmt::print("step {}: train loss {:.4f}, val loss {:.4f}\n", it, train_loss, val_loss);
+        fmt::print("step {}: train loss {:.4f}, val loss {:.4f}\n", it, train_loss.mean, val_loss.mean);
       }
-      auto [x, y] = examples::random_batch(corpus.train, f.batch, f.block);
+      auto [x, y] = replay ? examples::batch_at(corpus.train, replay->train_starts.select(0, it).to_vector<int64_t>(), f.block)
+                           : examples::random_batch(corpus.train, f.batch, f.block);
       Tensor logits = model(x.to(device));
       Tensor loss = cross_entropy(logits.reshape({-1, logits.size(-1)}), y.to(device).reshape({-1}));
       optimizer.zero_grad();
@@ -211,7 +308,7 @@ int main(int argc, char** argv) {
       optimizer.step();
       scheduler.step();
 
-      const double loss_value = loss.item<double>();
+      const double loss_value = last_loss = loss.item<double>();
       log.row({double(it), loss_value, lr, grad_norm, seconds_before + clock.seconds()});
       bar.update(it + 1 - first_iter, {{"loss", loss_value}, {"lr", lr}}, double(f.batch * f.block));
       if (f.checkpoint_every > 0 && (it + 1) % f.checkpoint_every == 0 && it + 1 < f.iters) save(it + 1);
@@ -221,10 +318,20 @@ int main(int argc, char** argv) {
     save(f.iters);
     fmt::print("weights fingerprint: {:.17g}\n", examples::weights_fingerprint(model));
 
+    fmt::print("iter {}: loss {:.4f} (the last training batch)\n", f.iters - 1, last_loss);
     examples::Stopwatch final_clock;
-    auto [train_loss, val_loss] = evaluate(f.iters, f.final_eval_iters);
-    fmt::print("step {}: train loss {:.4f}, val loss {:.4f} ({} batches of {}x{} per split)\n", f.iters, train_loss,
-               val_loss, f.final_eval_iters, f.batch, f.block);
+    if (replay) {   // the line nanoGPT's run ends with: its last evaluation, on its windows
+      auto [train_loss, val_loss] = evaluate(f.iters, final_evaluation(f), f.eval_iters);
+      fmt::print("step {}: train loss {:.4f}, val loss {:.4f} (nanoGPT's estimate: its {} windows of {}x{} per split)\n",
+                 f.iters, train_loss.mean, val_loss.mean, f.eval_iters, f.batch, f.block);
+    }
+    auto [train_loss, val_loss] = evaluate(f.iters, -1, f.final_eval_iters);
+    fmt::print("step {}: train loss {:.4f}, val loss {:.4f} ({} batches of {}x{} per split)\n", f.iters,
+               train_loss.mean, val_loss.mean, f.final_eval_iters, f.batch, f.block);
+    // nanoGPT's CPU run reports a 20-batch estimate: show how much such an estimate moves around.
+    fmt::print("standard error of the val loss: {:.4f} over these {} batches; {:.4f} for an estimate from {}\n",
+               val_loss.standard_error, f.final_eval_iters, val_loss.batch_stddev / std::sqrt(double(f.eval_iters)),
+               f.eval_iters);
     fmt::print("time: {:.1f} s training + {:.1f} s evaluating in this run ({:.1f} s in all runs so far)\n",
                train_seconds, eval_seconds + final_clock.seconds(), seconds_before + clock.seconds());
 

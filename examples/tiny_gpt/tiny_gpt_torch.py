@@ -8,9 +8,18 @@
 # the losses agree statistically, not bitwise.
 #
 #   /usr/bin/python3 examples/tiny_gpt/tiny_gpt_torch.py [--iters 2000] [--threads 2]
+#
+# --nanogpt-rng draws every batch, the evaluation ones included, from the global generator in the
+# order nanoGPT's train.py draws them; with --seed 1337 that is nanoGPT's own run of its README's CPU
+# command (same initial weights, batches and evaluation windows). --dump FILE then writes the
+# initial weights and every window start it drew, for `tiny_gpt --replay FILE`:
+#
+#   /usr/bin/python3 examples/tiny_gpt/tiny_gpt_torch.py --nanogpt-rng --seed 1337 --dump runs/nanogpt.safetensors
 import argparse
+import json
 import math
 import os
+import struct
 import time
 
 import torch
@@ -115,6 +124,21 @@ class GPT(nn.Module):
         return self.lm_head(self.transformer.ln_f(x))
 
 
+def save_safetensors(path, tensors):
+    """The safetensors format (what nn/safetensors.h reads): u64 header size, JSON header, raw bytes."""
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        data = t.detach().contiguous().numpy().tobytes()
+        header[name] = {"dtype": {torch.float32: "F32", torch.int64: "I64"}[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "data", "tinyshakespeare", "input.txt"))
@@ -137,7 +161,12 @@ def main():
     ap.add_argument("--final-eval-iters", dest="final_eval_iters", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--nanogpt-rng", dest="nanogpt_rng", action="store_true",
+                    help="draw all batches from the global generator in nanoGPT's order (--seed 1337: nanoGPT's run)")
+    ap.add_argument("--dump", help="with --nanogpt-rng: write the initial weights and all window starts here")
     a = ap.parse_args()
+    if a.dump and not a.nanogpt_rng:
+        ap.error("--dump records nanoGPT's windows: it needs --nanogpt-rng")
 
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -149,13 +178,16 @@ def main():
     n = int(0.9 * len(data))
     train, val = data[:n], data[n:]
 
-    def get_batch(split, generator=None):
+    def get_batch(split, generator=None, record=None):
         ix = torch.randint(len(split) - a.block, (a.batch,), generator=generator)
+        if record is not None:
+            record.append(ix)
         x = torch.stack([split[i:i + a.block] for i in ix])
         y = torch.stack([split[i + 1:i + 1 + a.block] for i in ix])
         return x, y
 
     model = GPT(a, len(chars))
+    initial = {k: p.detach().clone() for k, p in model.named_parameters()}   # lm_head.weight is wte's
     print(f"model: {sum(p.numel() for p in model.parameters()) - model.transformer.wpe.weight.numel() :,} parameters"
           f" (without position embeddings), torch {torch.__version__}, {torch.get_num_threads()} threads")
     params = [p for p in model.parameters() if p.requires_grad]
@@ -171,42 +203,70 @@ def main():
         ratio = (it - a.warmup_iters) / (a.lr_decay_iters - a.warmup_iters)
         return a.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (a.lr - a.min_lr)
 
+    # nanoGPT's estimate_loss. By default each split's windows come from a generator of their own,
+    # seeded the same every time; with nanogpt=True from the global generator, as nanoGPT does. The
+    # window starts of each split are appended to `starts` (for --dump).
+    eval_starts, final_starts = [], []
+
     @torch.no_grad()
-    def estimate_loss(iters):
+    def estimate_loss(iters, nanogpt=False, starts=None):
         model.eval()
         out = {}
         for name, split in (("train", train), ("val", val)):
-            gen = torch.Generator().manual_seed(a.seed + 1)
+            gen = None if nanogpt else torch.Generator().manual_seed(a.seed + 1)
+            record = []
             losses = [F.cross_entropy(model(x).view(-1, len(chars)), y.view(-1)).item()
-                      for x, y in (get_batch(split, gen) for _ in range(iters))]
-            out[name] = sum(losses) / len(losses)
+                      for x, y in (get_batch(split, gen, record) for _ in range(iters))]
+            if starts is not None:
+                starts.append(torch.stack(record))
+            mean = sum(losses) / len(losses)
+            stddev = math.sqrt(sum((l - mean) ** 2 for l in losses) / (len(losses) - 1)) if len(losses) > 1 else 0.0
+            out[name], out[name + "_stddev"] = mean, stddev
         model.train()
         return out
 
+    train_starts = []
     start = time.time()
     eval_seconds = 0.0
+    x, y = get_batch(train, record=train_starts)   # nanoGPT draws the first batch before its loop
     for it in range(a.iters):
         if a.eval_interval > 0 and it % a.eval_interval == 0:
             t = time.time()
-            losses = estimate_loss(a.eval_iters)
+            losses = estimate_loss(a.eval_iters, a.nanogpt_rng, eval_starts)
             eval_seconds += time.time() - t
             print(f"step {it}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}", flush=True)
         for group in optimizer.param_groups:
             group["lr"] = get_lr(it)
-        x, y = get_batch(train)
         loss = F.cross_entropy(model(x).view(-1, len(chars)), y.view(-1))
+        x, y = get_batch(train, record=train_starts)   # the next batch (nanoGPT's prefetch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if a.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
         optimizer.step()
     train_seconds = time.time() - start - eval_seconds
+    print(f"iter {a.iters - 1}: loss {loss.item():.4f} (the last training batch)")
     t = time.time()
-    losses = estimate_loss(a.final_eval_iters)
+    if a.nanogpt_rng:   # the line nanoGPT prints at the end: its estimate from the global generator
+        losses = estimate_loss(a.eval_iters, True, eval_starts)
+        print(f"step {a.iters}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} "
+              f"(nanoGPT's estimate: {a.eval_iters} batches from the global generator)")
+    losses = estimate_loss(a.final_eval_iters, starts=final_starts)
     eval_seconds += time.time() - t
     print(f"step {a.iters}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} "
           f"({a.final_eval_iters} batches of {a.batch}x{a.block} per split)")
+    sd = losses["val_stddev"]
+    print(f"standard error of the val loss: {sd / math.sqrt(a.final_eval_iters):.4f} over these "
+          f"{a.final_eval_iters} batches; {sd / math.sqrt(a.eval_iters):.4f} for an estimate from {a.eval_iters}")
     print(f"time: {train_seconds:.1f} s training + {eval_seconds:.1f} s evaluating")
+    if a.dump:
+        n_evals = len(eval_starts) // 2
+        save_safetensors(a.dump, {**initial,
+                                  "replay.train_starts": torch.stack(train_starts),
+                                  "replay.eval_starts": torch.stack(eval_starts).view(n_evals, 2, a.eval_iters, a.batch),
+                                  "replay.final_eval_starts": torch.stack(final_starts)})
+        print(f"wrote {a.dump}: the initial weights, the window starts of {len(train_starts)} training batches, "
+              f"{n_evals} evaluations and the final {a.final_eval_iters}-batch one")
 
 
 if __name__ == "__main__":
