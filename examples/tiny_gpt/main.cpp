@@ -97,6 +97,10 @@ struct Replay {
   Tensor train_starts;        // (iterations + 1, batch): row i holds the window starts of iteration i's batch
   Tensor eval_starts;         // (evaluations, 2, eval_iters, batch): evaluation k's train [k][0] and val [k][1] windows
   Tensor final_eval_starts;   // (2, final_eval_iters, batch): the twin's own final estimate's windows
+
+  std::vector<int64_t> batch(int64_t it) const { return train_starts.select(0, it).to_vector<int64_t>(); }
+  // Evaluation k's windows, (2 splits, batches, batch); k < 0: the final estimate's.
+  Tensor evaluation(int64_t k) const { return k >= 0 ? eval_starts.select(0, k) : final_eval_starts; }
 };
 
 // The index of the final evaluation (at iteration iters) among the evaluations of a run: they come
@@ -276,9 +280,8 @@ int main(int argc, char** argv) {
     auto evaluate = [&](int64_t it, int64_t k, int64_t batches) {
       Tensor train_windows, val_windows;
       if (replay) {
-        Tensor windows = k >= 0 ? replay->eval_starts.select(0, k) : replay->final_eval_starts;
-        train_windows = windows.select(0, 0);
-        val_windows = windows.select(0, 1);
+        train_windows = replay->evaluation(k).select(0, 0);
+        val_windows = replay->evaluation(k).select(0, 1);
       }
       LossEstimate train_loss = estimate_loss(model, corpus.train, batches, f, device, train_windows);
       LossEstimate val_loss = estimate_loss(model, corpus.val, batches, f, device, val_windows);
@@ -297,7 +300,7 @@ int main(int argc, char** argv) {
         eval_seconds += eval_clock.seconds();
         fmt::print("step {}: train loss {:.4f}, val loss {:.4f}\n", it, train_loss.mean, val_loss.mean);
       }
-      auto [x, y] = replay ? examples::batch_at(corpus.train, replay->train_starts.select(0, it).to_vector<int64_t>(), f.block)
+      auto [x, y] = replay ? examples::batch_at(corpus.train, replay->batch(it), f.block)
                            : examples::random_batch(corpus.train, f.batch, f.block);
       Tensor logits = model(x.to(device));
       Tensor loss = cross_entropy(logits.reshape({-1, logits.size(-1)}), y.to(device).reshape({-1}));

@@ -187,7 +187,8 @@ def main():
         return x, y
 
     model = GPT(a, len(chars))
-    initial = {k: p.detach().clone() for k, p in model.named_parameters()}   # lm_head.weight is wte's
+    # For --dump; named_parameters lists the tied lm_head.weight once, as transformer.wte.weight.
+    initial = {k: p.detach().clone() for k, p in model.named_parameters()} if a.dump else None
     print(f"model: {sum(p.numel() for p in model.parameters()) - model.transformer.wpe.weight.numel() :,} parameters"
           f" (without position embeddings), torch {torch.__version__}, {torch.get_num_threads()} threads")
     params = [p for p in model.parameters() if p.requires_grad]
